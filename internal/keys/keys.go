@@ -1,0 +1,76 @@
+// Package keys builds the Redis key names that aside's packages use.
+//
+// A user-visible key maps to a base "{prefix:key}" whose braces form a Redis
+// Cluster hash tag. Every Redis key derived from that base, such as
+// "{prefix:key}:lease", hashes to the same slot, so a Lua script or MULTI
+// that touches them all works on one server and on a Cluster alike.
+package keys
+
+import "strings"
+
+// Base returns the hash-tagged base key "{prefix:key}", or "{key}" when
+// prefix is empty.
+//
+// A user key that itself contains '}' still yields keys that share one slot:
+// Redis hashes the text between the first '{' and the first '}' after it,
+// and that text is the same for every key derived from one base.
+func Base(prefix, key string) string {
+	var b strings.Builder
+	b.Grow(len(prefix) + len(key) + 3)
+	b.WriteByte('{')
+	if prefix != "" {
+		b.WriteString(prefix)
+		b.WriteByte(':')
+	}
+	b.WriteString(key)
+	b.WriteByte('}')
+	return b.String()
+}
+
+// Sub returns the derived key "base:suffix", in the slot of base.
+func Sub(base, suffix string) string { return base + ":" + suffix }
+
+// Slot returns the Redis Cluster hash slot of key (CRC16 of its hash tag,
+// modulo 16384), as CLUSTER KEYSLOT computes it.
+func Slot(key string) int {
+	if s := strings.IndexByte(key, '{'); s >= 0 {
+		if e := strings.IndexByte(key[s+1:], '}'); e > 0 {
+			key = key[s+1 : s+1+e]
+		}
+	}
+	return int(crc16(key) % 16384)
+}
+
+// crc16 is CRC16-CCITT (XMODEM), the checksum Redis Cluster uses.
+func crc16(s string) uint16 {
+	var crc uint16
+	for i := 0; i < len(s); i++ {
+		crc ^= uint16(s[i]) << 8
+		for j := 0; j < 8; j++ {
+			if crc&0x8000 != 0 {
+				crc = crc<<1 ^ 0x1021
+			} else {
+				crc <<= 1
+			}
+		}
+	}
+	return crc
+}
+
+// GroupBySlot returns the indexes of keys grouped by hash slot, groups in
+// order of first appearance, so callers can send one command per slot.
+func GroupBySlot(keys []string) [][]int {
+	bySlot := make(map[int]int, 4)
+	var groups [][]int
+	for i, k := range keys {
+		s := Slot(k)
+		g, ok := bySlot[s]
+		if !ok {
+			g = len(groups)
+			bySlot[s] = g
+			groups = append(groups, nil)
+		}
+		groups[g] = append(groups[g], i)
+	}
+	return groups
+}
