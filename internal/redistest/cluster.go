@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -153,22 +154,33 @@ func (c *Cluster) WaitStable(ctx context.Context) error {
 	})
 }
 
-// slotShape summarises CLUSTER SLOTS as "lo-hi@addr[+replicas] ...".
+// slotShape summarises CLUSTER SHARDS as "lo-hi@master+replicas ...".
 func slotShape(ctx context.Context, cl *redis.Client) (string, error) {
-	slots, err := cl.ClusterSlots(ctx).Result()
+	shards, err := cl.ClusterShards(ctx).Result()
 	if err != nil {
 		return "", err
 	}
-	var b strings.Builder
-	covered := 0
-	for _, s := range slots {
-		covered += s.End - s.Start + 1
-		fmt.Fprintf(&b, "%d-%d@%s+%d ", s.Start, s.End, s.Nodes[0].Addr, len(s.Nodes)-1)
+	var parts []string
+	covered := int64(0)
+	for _, sh := range shards {
+		master, replicas := "", 0
+		for _, n := range sh.Nodes {
+			if n.Role == "master" {
+				master = fmt.Sprintf("%s:%d(%s)", n.IP, n.Port, n.Health)
+			} else {
+				replicas++
+			}
+		}
+		for _, r := range sh.Slots {
+			covered += r.End - r.Start + 1
+			parts = append(parts, fmt.Sprintf("%d-%d@%s+%d", r.Start, r.End, master, replicas))
+		}
 	}
 	if covered != 16384 {
 		return "", fmt.Errorf("redistest: %d slots covered", covered)
 	}
-	return b.String(), nil
+	sort.Strings(parts)
+	return strings.Join(parts, " "), nil
 }
 
 func nodeID(ctx context.Context, s *Server) (string, error) {
