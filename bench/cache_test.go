@@ -1,0 +1,473 @@
+package bench
+
+// Cache benchmarks: aside's cache against go-redis/cache, go-zero's
+// core/stores/cache, jetcache-go and rockscache, with plain go-redis GET
+// (and GET + decode) as the floor. See README.md for the numbers.
+//
+//	BenchmarkCacheHit_<Lib>       Redis hit of a ~1 KiB struct through the
+//	                              library's cache-aside call (loader given,
+//	                              never called), 1000 warm keys, round robin.
+//	BenchmarkCacheL1Hit_<Lib>     the same call answered by the library's
+//	                              in-process tier (no Redis command).
+//	BenchmarkCacheStampede_<Lib>  cache_stampede_test.go.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	gocache "github.com/go-redis/cache/v9"
+	"github.com/dtm-labs/rockscache"
+	jetcache "github.com/mgtv-tech/jetcache-go"
+	jetlocal "github.com/mgtv-tech/jetcache-go/local"
+	jetremote "github.com/mgtv-tech/jetcache-go/remote"
+	"github.com/redis/go-redis/v9"
+	"github.com/vmihailenco/msgpack/v5"
+	"github.com/zeromicro/go-zero/core/logx"
+	zcache "github.com/zeromicro/go-zero/core/stores/cache"
+	zredis "github.com/zeromicro/go-zero/core/stores/redis"
+	"github.com/zeromicro/go-zero/core/syncx"
+)
+
+const (
+	// cacheKeyCount is how many warm keys every hit benchmark cycles over.
+	cacheKeyCount = 1000
+	// cacheTTL is the TTL every library writes with.
+	cacheTTL = time.Hour
+)
+
+// cacheVal is the value every cache benchmark stores: a typical row, about
+// 1 KiB when encoded as JSON (checked by TestCacheValSize). Each library
+// encodes it its own way (JSON, msgpack+s2, ...).
+type cacheVal struct {
+	ID      int64    `json:"id" msgpack:"id"`
+	Name    string   `json:"name" msgpack:"name"`
+	Email   string   `json:"email" msgpack:"email"`
+	Tags    []string `json:"tags" msgpack:"tags"`
+	Score   float64  `json:"score" msgpack:"score"`
+	Active  bool     `json:"active" msgpack:"active"`
+	Created int64    `json:"created" msgpack:"created"`
+	Bio     string   `json:"bio" msgpack:"bio"`
+}
+
+// cacheValue is the one value stored under every key. Its Bio is
+// pseudo-random text so compressing codecs (s2 in go-redis/cache and
+// jetcache-go) get no unfair advantage from a run of one byte.
+var cacheValue = func() cacheVal {
+	r := rand.New(rand.NewPCG(1, 2))
+	const alpha = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ._"
+	bio := make([]byte, 860)
+	for i := range bio {
+		bio[i] = alpha[r.IntN(len(alpha))]
+	}
+	return cacheVal{
+		ID: 123456, Name: "Ada Lovelace", Email: "ada@example.com",
+		Tags:  []string{"admin", "beta", "eu-west", "vip"},
+		Score: 97.5, Active: true, Created: 1764000000, Bio: string(bio),
+	}
+}()
+
+// cacheValueJSON is cacheValue as JSON, the bytes the floors read.
+var cacheValueJSON = func() []byte {
+	b, err := json.Marshal(cacheValue)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}()
+
+// cacheValueMsgpack is cacheValue as plain msgpack (no compression).
+var cacheValueMsgpack = func() []byte {
+	b, err := msgpack.Marshal(cacheValue)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}()
+
+// TestCacheValSize keeps the benchmark value honest: ~1 KiB encoded.
+func TestCacheValSize(t *testing.T) {
+	if n := len(cacheValueJSON); n < 1000 || n > 1100 {
+		t.Errorf("JSON value is %d bytes, want ~1 KiB", n)
+	}
+	if n := len(cacheValueMsgpack); n < 900 || n > 1100 {
+		t.Errorf("msgpack value is %d bytes, want ~1 KiB", n)
+	}
+}
+
+// cacheKeyNames returns the cacheKeyCount keys of one benchmark.
+func cacheKeyNames(pfx string) []string {
+	ks := make([]string, cacheKeyCount)
+	for i := range ks {
+		ks[i] = fmt.Sprintf("%s:k%d", pfx, i)
+	}
+	return ks
+}
+
+// cacheCheck fails b unless v is cacheValue (cheap fields only: the loop
+// must not measure the check).
+func cacheCheck(b *testing.B, v cacheVal, err error) {
+	if err != nil {
+		b.Fatal(err)
+	}
+	if v.ID != cacheValue.ID || len(v.Bio) != len(cacheValue.Bio) {
+		b.Fatalf("got value %d/%d bytes, want %d/%d", v.ID, len(v.Bio), cacheValue.ID, len(cacheValue.Bio))
+	}
+}
+
+// errCacheLoaderCalled is what a hit benchmark's loader returns: it must
+// never run, every key is warm.
+var errCacheLoaderCalled = errors.New("bench: loader called on a warm key")
+
+// runCacheHit warms every key once with get (outside the timer), then
+// times get round robin over keys and reports allocs. loads is the
+// library's loader counter: it must stay 0 in the timed loop. cmds, when
+// not nil, counts Redis commands; its per-op rate is reported as redis/op
+// (0 proves an L1 benchmark never reached Redis).
+func runCacheHit(b *testing.B, keys []string, loads *atomic.Int64, cmds *cmdCounter,
+	get func(ctx context.Context, key string) (cacheVal, error)) {
+	b.Helper()
+	ctx := context.Background()
+	for _, k := range keys { // warm: every key answered once (fills L1 tiers)
+		v, err := get(ctx, k)
+		cacheCheck(b, v, err)
+	}
+	for _, k := range keys { // twice: admission policies (TinyLFU) see a repeat
+		v, err := get(ctx, k)
+		cacheCheck(b, v, err)
+	}
+	loads.Store(0)
+	var c0 int64
+	if cmds != nil {
+		c0 = cmds.n.Load()
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		v, err := get(ctx, keys[i%len(keys)])
+		cacheCheck(b, v, err)
+		i++
+	}
+	b.StopTimer()
+	if n := loads.Load(); n != 0 {
+		b.Fatalf("loader ran %d times on warm keys", n)
+	}
+	if cmds != nil {
+		b.ReportMetric(float64(cmds.n.Load()-c0)/float64(b.N), "redis/op")
+	}
+}
+
+// cmdCounter is a go-redis hook counting the commands a client sends.
+type cmdCounter struct{ n atomic.Int64 }
+
+func (c *cmdCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (c *cmdCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		c.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+func (c *cmdCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		c.n.Add(int64(len(cmds)))
+		return next(ctx, cmds)
+	}
+}
+
+// countedClient returns a fresh client with a cmdCounter hook.
+func countedClient(b *testing.B) (*redis.Client, *cmdCounter) {
+	rdb := client(b)
+	cc := &cmdCounter{}
+	rdb.AddHook(cc)
+	return rdb, cc
+}
+
+// ---------------------------------------------------------------- floors
+
+// BenchmarkCacheHit_GET is plain GET of the JSON-encoded value (no
+// decode) over the same 1000 keys: the raw Redis floor of this group.
+func BenchmarkCacheHit_GET(b *testing.B) {
+	rdb := client(b)
+	ctx := context.Background()
+	keys := cacheKeyNames(prefix(b))
+	for _, k := range keys {
+		if err := rdb.Set(ctx, k, cacheValueJSON, cacheTTL).Err(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		raw, err := rdb.Get(ctx, keys[i%len(keys)]).Bytes()
+		if err != nil || len(raw) != len(cacheValueJSON) {
+			b.Fatalf("GET: %d bytes, %v", len(raw), err)
+		}
+		i++
+	}
+}
+
+// BenchmarkCacheHit_GETDecodeJSON is GET + encoding/json decode into
+// cacheVal: the "plain GET + decode" floor of the issue's 10% goal for
+// a JSON codec.
+func BenchmarkCacheHit_GETDecodeJSON(b *testing.B) {
+	benchGETDecode(b, cacheValueJSON, json.Unmarshal)
+}
+
+// BenchmarkCacheHit_GETDecodeMsgpack is GET + msgpack decode: the floor
+// for a binary codec.
+func BenchmarkCacheHit_GETDecodeMsgpack(b *testing.B) {
+	benchGETDecode(b, cacheValueMsgpack, msgpack.Unmarshal)
+}
+
+func benchGETDecode(b *testing.B, enc []byte, unmarshal func([]byte, any) error) {
+	rdb := client(b)
+	ctx := context.Background()
+	keys := cacheKeyNames(prefix(b))
+	for _, k := range keys {
+		if err := rdb.Set(ctx, k, enc, cacheTTL).Err(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var loads atomic.Int64
+	runCacheHit(b, keys, &loads, nil, func(ctx context.Context, key string) (cacheVal, error) {
+		raw, err := rdb.Get(ctx, key).Bytes()
+		if err != nil {
+			return cacheVal{}, err
+		}
+		var v cacheVal
+		err = unmarshal(raw, &v)
+		return v, err
+	})
+}
+
+// ------------------------------------------------------ go-redis/cache v9
+
+// newGoRedisCache builds a go-redis/cache over rdb, with its TinyLFU local
+// cache when local is set (size 10000, TTL 1 min, as in its README).
+func newGoRedisCache(rdb *redis.Client, local bool) *gocache.Cache {
+	opt := &gocache.Options{Redis: rdb}
+	if local {
+		opt.LocalCache = gocache.NewTinyLFU(10000, time.Minute)
+	}
+	return gocache.New(opt)
+}
+
+// goRedisCacheGet is go-redis/cache's cache-aside call, Once.
+func goRedisCacheGet(c *gocache.Cache, loads *atomic.Int64,
+	load func(context.Context) (cacheVal, error)) func(context.Context, string) (cacheVal, error) {
+	return func(ctx context.Context, key string) (cacheVal, error) {
+		var v cacheVal
+		err := c.Once(&gocache.Item{
+			Ctx: ctx, Key: key, Value: &v, TTL: cacheTTL,
+			Do: func(it *gocache.Item) (any, error) {
+				loads.Add(1)
+				return load(it.Context())
+			},
+		})
+		return v, err
+	}
+}
+
+func benchGoRedisCacheHit(b *testing.B, local bool) {
+	rdb, cc := countedClient(b)
+	c := newGoRedisCache(rdb, local)
+	ctx := context.Background()
+	keys := cacheKeyNames(prefix(b))
+	for _, k := range keys {
+		v := cacheValue
+		if err := c.Set(&gocache.Item{Ctx: ctx, Key: k, Value: &v, TTL: cacheTTL, SkipLocalCache: true}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var loads atomic.Int64
+	if !local {
+		cc = nil
+	}
+	runCacheHit(b, keys, &loads, cc, goRedisCacheGet(c, &loads, failLoad))
+}
+
+// BenchmarkCacheHit_GoRedisCache is go-redis/cache Once, Redis tier only
+// (msgpack + s2, its default codec).
+func BenchmarkCacheHit_GoRedisCache(b *testing.B) { benchGoRedisCacheHit(b, false) }
+
+// BenchmarkCacheL1Hit_GoRedisCache is go-redis/cache Once answered by its
+// TinyLFU local cache (it still decodes the stored bytes on every hit).
+func BenchmarkCacheL1Hit_GoRedisCache(b *testing.B) { benchGoRedisCacheHit(b, true) }
+
+// failLoad is the loader of hit benchmarks.
+func failLoad(context.Context) (cacheVal, error) { return cacheVal{}, errCacheLoaderCalled }
+
+// --------------------------------------------- go-zero core/stores/cache
+
+var goZeroQuiet sync.Once
+
+// errGoZeroNotFound is go-zero's "row not found" error (its sqlx.ErrNotFound
+// in real services).
+var errGoZeroNotFound = errors.New("bench: not found")
+
+// newGoZeroCache builds a go-zero cache node on its own redis node config
+// pointed at the benchmark server. go-zero shares one go-redis client per
+// address inside the process (its clientManager); each node still has its
+// own singleflight barrier, as a separate process would.
+func newGoZeroCache(b *testing.B) zcache.Cache {
+	goZeroQuiet.Do(func() { logx.Disable() })
+	addr := client(b).Options().Addr
+	rds, err := zredis.NewRedis(zredis.RedisConf{Host: addr, Type: zredis.NodeType, NonBlock: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return zcache.NewNode(rds, syncx.NewSingleFlight(), zcache.NewStat("bench"), errGoZeroNotFound,
+		zcache.WithExpiry(cacheTTL))
+}
+
+// goZeroGet is go-zero's cache-aside call, TakeCtx.
+func goZeroGet(c zcache.Cache, loads *atomic.Int64,
+	load func(context.Context) (cacheVal, error)) func(context.Context, string) (cacheVal, error) {
+	return func(ctx context.Context, key string) (cacheVal, error) {
+		var v cacheVal
+		err := c.TakeCtx(ctx, &v, key, func(val any) error {
+			loads.Add(1)
+			lv, err := load(ctx)
+			if err != nil {
+				return err
+			}
+			*val.(*cacheVal) = lv
+			return nil
+		})
+		return v, err
+	}
+}
+
+// BenchmarkCacheHit_GoZero is go-zero's cache TakeCtx (JSON).
+func BenchmarkCacheHit_GoZero(b *testing.B) {
+	c := newGoZeroCache(b)
+	ctx := context.Background()
+	keys := cacheKeyNames(prefix(b))
+	for _, k := range keys {
+		if err := c.SetCtx(ctx, k, cacheValue); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var loads atomic.Int64
+	runCacheHit(b, keys, &loads, nil, goZeroGet(c, &loads, failLoad))
+}
+
+// ------------------------------------------------------------ jetcache-go
+
+// newJetcache builds a jetcache-go cache over rdb with its defaults
+// (msgpack + s2), stats logging off; local adds a local tier.
+func newJetcache(rdb *redis.Client, local jetlocal.Local) jetcache.Cache {
+	opts := []jetcache.Option{
+		jetcache.WithName("bench"),
+		jetcache.WithRemote(jetremote.NewGoRedisV9Adapter(rdb)),
+		jetcache.WithRemoteExpiry(cacheTTL),
+		jetcache.WithStatsDisabled(true),
+	}
+	if local != nil {
+		opts = append(opts, jetcache.WithLocal(local))
+	}
+	return jetcache.New(opts...)
+}
+
+// jetcacheGet is jetcache-go's cache-aside call, Once.
+func jetcacheGet(c jetcache.Cache, loads *atomic.Int64,
+	load func(context.Context) (cacheVal, error)) func(context.Context, string) (cacheVal, error) {
+	return func(ctx context.Context, key string) (cacheVal, error) {
+		var v cacheVal
+		err := c.Once(ctx, key, jetcache.Value(&v), jetcache.TTL(cacheTTL),
+			jetcache.Do(func(ctx context.Context) (any, error) {
+				loads.Add(1)
+				return load(ctx)
+			}))
+		return v, err
+	}
+}
+
+func benchJetcacheHit(b *testing.B, local jetlocal.Local) {
+	rdb, cc := countedClient(b)
+	c := newJetcache(rdb, local)
+	b.Cleanup(c.Close)
+	ctx := context.Background()
+	keys := cacheKeyNames(prefix(b))
+	for _, k := range keys {
+		v := cacheValue
+		if err := c.Set(ctx, k, jetcache.Value(&v), jetcache.TTL(cacheTTL), jetcache.SkipLocal(true)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var loads atomic.Int64
+	if local == nil {
+		cc = nil
+	}
+	runCacheHit(b, keys, &loads, cc, jetcacheGet(c, &loads, failLoad))
+}
+
+// BenchmarkCacheHit_Jetcache is jetcache-go Once, remote (Redis) only.
+func BenchmarkCacheHit_Jetcache(b *testing.B) { benchJetcacheHit(b, nil) }
+
+// BenchmarkCacheL1Hit_JetcacheFreeCache is jetcache-go Once answered by
+// its FreeCache local tier (the one its README configures; 16 MB here).
+func BenchmarkCacheL1Hit_JetcacheFreeCache(b *testing.B) {
+	benchJetcacheHit(b, jetlocal.NewFreeCache(16*jetlocal.MB, time.Minute, prefix(b)))
+}
+
+// BenchmarkCacheL1Hit_JetcacheTinyLFU is jetcache-go Once answered by its
+// ristretto (TinyLFU) local tier.
+func BenchmarkCacheL1Hit_JetcacheTinyLFU(b *testing.B) {
+	benchJetcacheHit(b, jetlocal.NewTinyLFU(1<<20, time.Minute))
+}
+
+// ------------------------------------------------------------- rockscache
+
+// newRockscache builds a rockscache client over rdb with its defaults
+// (LockSleep 100 ms, LockExpire 3 s, weak consistency).
+func newRockscache(rdb *redis.Client) *rockscache.Client {
+	return rockscache.NewClient(rdb, rockscache.NewDefaultOptions())
+}
+
+// rockscacheGet is rockscache's cache-aside call, Fetch2. rockscache
+// stores strings; the value is JSON-encoded by the caller, as its README
+// does.
+func rockscacheGet(c *rockscache.Client, loads *atomic.Int64,
+	load func(context.Context) (cacheVal, error)) func(context.Context, string) (cacheVal, error) {
+	return func(ctx context.Context, key string) (cacheVal, error) {
+		s, err := c.Fetch2(ctx, key, cacheTTL, func() (string, error) {
+			loads.Add(1)
+			v, err := load(ctx)
+			if err != nil {
+				return "", err
+			}
+			enc, err := json.Marshal(v)
+			return string(enc), err
+		})
+		if err != nil {
+			return cacheVal{}, err
+		}
+		var v cacheVal
+		err = json.Unmarshal([]byte(s), &v)
+		return v, err
+	}
+}
+
+// BenchmarkCacheHit_Rockscache is rockscache Fetch2 (one Lua script per
+// read: HGET value + lock fields) + JSON decode.
+func BenchmarkCacheHit_Rockscache(b *testing.B) {
+	c := newRockscache(client(b))
+	ctx := context.Background()
+	keys := cacheKeyNames(prefix(b))
+	var loads atomic.Int64
+	fill := rockscacheGet(c, &loads, func(context.Context) (cacheVal, error) { return cacheValue, nil })
+	for _, k := range keys { // rockscache has no plain Set of a fresh value: fill through Fetch2
+		v, err := fill(ctx, k)
+		cacheCheck(b, v, err)
+	}
+	runCacheHit(b, keys, &loads, nil, rockscacheGet(c, &loads, failLoad))
+}
