@@ -1,0 +1,199 @@
+package pubsub
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.opentelemetry.io/otel/metric"
+)
+
+// Mode chooses between classic and sharded Redis Pub/Sub.
+type Mode int
+
+const (
+	// ModeAuto uses sharded Pub/Sub on a *redis.ClusterClient and classic
+	// Pub/Sub on every other client.
+	ModeAuto Mode = iota
+	// ModeClassic uses PUBLISH, SUBSCRIBE and PSUBSCRIBE. On a Cluster every
+	// message is broadcast to every node.
+	ModeClassic
+	// ModeSharded uses SPUBLISH and SSUBSCRIBE (Redis 7.0 or later). A
+	// message only travels within the shard owning its topic's hash slot.
+	// Pattern subscriptions are not available in this mode.
+	ModeSharded
+)
+
+// String returns "auto", "classic" or "sharded".
+func (m Mode) String() string {
+	switch m {
+	case ModeAuto:
+		return "auto"
+	case ModeClassic:
+		return "classic"
+	case ModeSharded:
+		return "sharded"
+	}
+	return fmt.Sprintf("Mode(%d)", int(m))
+}
+
+// Policy says what a subscription does with a message that arrives while
+// its buffer is full, that is when handlers are slower than publishers.
+type Policy int
+
+const (
+	// Block stops reading from Redis until a handler frees a slot: no
+	// message is dropped in the process. Redis then buffers for the
+	// subscriber; when its client-output-buffer-limit for pubsub clients is
+	// exceeded (32 MB, or 8 MB for 60 s, by default) Redis closes the
+	// connection, and the PubSub reconnects and reports a [Gap] with
+	// [GapReconnect]. Nothing is lost unreported.
+	Block Policy = iota
+	// DropNewest discards the arriving message and keeps the buffered ones.
+	DropNewest
+	// DropOldest discards the oldest buffered message to make room for the
+	// arriving one.
+	DropOldest
+)
+
+// String returns "block", "drop-newest" or "drop-oldest".
+func (p Policy) String() string {
+	switch p {
+	case Block:
+		return "block"
+	case DropNewest:
+		return "drop-newest"
+	case DropOldest:
+		return "drop-oldest"
+	}
+	return fmt.Sprintf("Policy(%d)", int(p))
+}
+
+// Options configure a [PubSub]. The zero value is valid: JSON, one handler
+// goroutine per subscription, a buffer of 1024 messages with [Block], a
+// health check every second.
+type Options struct {
+	// Codec encodes values for [PubSub.Publish] and decodes them in
+	// [Message.Decode]. If nil, [JSON].
+	Codec Codec
+
+	// Mode chooses classic or sharded Pub/Sub. If zero, [ModeAuto].
+	Mode Mode
+
+	// Concurrency is the number of goroutines running the handler of each
+	// subscription. Messages of one subscription are handled in the order
+	// they arrived only when it is 1. If zero, 1.
+	Concurrency int
+
+	// Buffer is the number of received messages each subscription holds
+	// while its handlers are busy. If zero, 1024.
+	Buffer int
+
+	// Overflow is what happens to a message arriving at a full buffer. If
+	// zero, [Block].
+	Overflow Policy
+
+	// HealthCheck is how long a connection may stay silent before the
+	// PubSub sends it a PING; when that PING is not answered within another
+	// HealthCheck the connection is treated as lost. A lost connection is
+	// therefore noticed within 2×HealthCheck even when no error arrives (a
+	// frozen server, a silently dropped TCP connection). If zero, 1 second.
+	HealthCheck time.Duration
+
+	// OnGap, if set, is called once per gap in delivery: after a lost
+	// connection has been resubscribed, after Redis dropped the
+	// subscription (a Cluster slot moved), and after messages were dropped
+	// by the [Policy]. Messages published between Gap.Since and Gap.Until
+	// may never reach the handler. It runs on the subscription's receive
+	// goroutine: keep it short and do not call [Subscription.Close] or
+	// [PubSub.Close] from it.
+	OnGap func(Gap)
+
+	// OnDisconnect, if set, is called as soon as a subscription's connection
+	// is found lost, before reconnecting; the matching [Gap] follows once it
+	// is resubscribed. Use it to stop trusting local state at once. Same
+	// rules as OnGap.
+	OnDisconnect func(Disconnect)
+
+	// OnError, if set, is called with every error a handler returns and
+	// every handler panic (wrapped in [ErrHandlerPanic]), from the handler's
+	// goroutine. Either way the subscription goes on. If nil, they are only
+	// counted in [Stats].
+	OnError func(msg *Message, err error)
+
+	// MeterProvider provides the meter for the aside.pubsub.* counters. If
+	// nil, the global provider (otel.GetMeterProvider).
+	MeterProvider metric.MeterProvider
+}
+
+const (
+	defaultBuffer      = 1024
+	defaultHealthCheck = time.Second
+)
+
+// withDefaults validates o and returns a copy with defaults filled in.
+func (o *Options) withDefaults() (Options, error) {
+	var c Options
+	if o != nil {
+		c = *o
+	}
+	if c.Codec == nil {
+		c.Codec = JSON
+	}
+	if c.Mode < ModeAuto || c.Mode > ModeSharded {
+		return c, fmt.Errorf("pubsub: unknown mode %d", int(c.Mode))
+	}
+	if c.Overflow < Block || c.Overflow > DropOldest {
+		return c, fmt.Errorf("pubsub: unknown overflow policy %d", int(c.Overflow))
+	}
+	if c.Concurrency < 0 || c.Buffer < 0 || c.HealthCheck < 0 {
+		return c, errors.New("pubsub: negative Concurrency, Buffer or HealthCheck")
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = 1
+	}
+	if c.Buffer == 0 {
+		c.Buffer = defaultBuffer
+	}
+	if c.HealthCheck == 0 {
+		c.HealthCheck = defaultHealthCheck
+	}
+	return c, nil
+}
+
+// SubscribeOption changes one subscription's settings from the PubSub's
+// [Options].
+type SubscribeOption func(*subConfig)
+
+type subConfig struct {
+	concurrency int
+	buffer      int
+	overflow    Policy
+}
+
+// WithConcurrency sets the number of handler goroutines of one
+// subscription. Values below 1 are an error at subscribe time.
+func WithConcurrency(n int) SubscribeOption {
+	return func(c *subConfig) { c.concurrency = n }
+}
+
+// WithBuffer sets the buffer size of one subscription. Values below 1 are
+// an error at subscribe time.
+func WithBuffer(n int) SubscribeOption {
+	return func(c *subConfig) { c.buffer = n }
+}
+
+// WithOverflow sets the overflow policy of one subscription.
+func WithOverflow(p Policy) SubscribeOption {
+	return func(c *subConfig) { c.overflow = p }
+}
+
+func (c subConfig) validate() error {
+	if c.concurrency < 1 || c.buffer < 1 {
+		return errors.New("pubsub: concurrency and buffer must be at least 1")
+	}
+	if c.overflow < Block || c.overflow > DropOldest {
+		return fmt.Errorf("pubsub: unknown overflow policy %d", int(c.overflow))
+	}
+	return nil
+}

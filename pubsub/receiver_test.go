@@ -1,0 +1,166 @@
+package pubsub_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/aside-go/aside/internal/redistest"
+	"github.com/aside-go/aside/pubsub"
+	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+)
+
+// gapCount reads the aside.pubsub.gaps counter for reason from rd.
+func gapCount(tb testing.TB, rd *sdkmetric.ManualReader, reason pubsub.GapReason) int64 {
+	tb.Helper()
+	var rm metricdata.ResourceMetrics
+	if err := rd.Collect(context.Background(), &rm); err != nil {
+		tb.Fatal(err)
+	}
+	var n int64
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name != "aside.pubsub.gaps" {
+				continue
+			}
+			sum, ok := m.Data.(metricdata.Sum[int64])
+			if !ok {
+				tb.Fatalf("aside.pubsub.gaps is %T", m.Data)
+			}
+			for _, dp := range sum.DataPoints {
+				if v, _ := dp.Attributes.Value(attribute.Key("reason")); v.AsString() == reason.String() {
+					n += dp.Value
+				}
+			}
+		}
+	}
+	return n
+}
+
+// faultSetup is a private server, a subscriber with a gap recorder and a
+// metric reader, and a publisher on another client.
+type faultSetup struct {
+	srv   *redistest.Server
+	sub   *pubsub.PubSub
+	pub   *pubsub.PubSub
+	gaps  *gapRecorder
+	disc  chan pubsub.Disconnect
+	rd    *sdkmetric.ManualReader
+	msgs  *collector
+	topic string
+}
+
+func newFaultSetup(t *testing.T) *faultSetup {
+	t.Helper()
+	f := &faultSetup{
+		srv:   redistest.StartServer(t, redistest.Config{}),
+		gaps:  newGapRecorder(),
+		disc:  make(chan pubsub.Disconnect, 100),
+		rd:    sdkmetric.NewManualReader(),
+		msgs:  newCollector(),
+		topic: redistest.Prefix(t) + ":fault",
+	}
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(f.rd))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	f.sub = newPubSub(t, f.srv.Client(t), &pubsub.Options{
+		HealthCheck:   200 * time.Millisecond,
+		OnGap:         f.gaps.onGap,
+		OnDisconnect:  func(d pubsub.Disconnect) { f.disc <- d },
+		MeterProvider: mp,
+	})
+	f.pub = newPubSub(t, f.srv.Client(t), nil)
+	if _, err := f.sub.Subscribe(t.Context(), []string{f.topic}, f.msgs); err != nil {
+		t.Fatal(err)
+	}
+	f.roundTrip(t, "before")
+	return f
+}
+
+// roundTrip publishes v and checks that it is the next message handled.
+func (f *faultSetup) roundTrip(t *testing.T, v string) {
+	t.Helper()
+	if err := f.pub.Publish(t.Context(), f.topic, v); err != nil {
+		t.Fatal(err)
+	}
+	var got string
+	if err := f.msgs.next(t).Decode(&got); err != nil || got != v {
+		t.Fatalf("next message = %q (%v), want %q", got, err, v)
+	}
+}
+
+// checkGap checks the gap reported after a fault at time faultAt.
+func (f *faultSetup) checkGap(t *testing.T, faultAt time.Time) {
+	t.Helper()
+	gap := f.gaps.next(t)
+	if gap.Reason != pubsub.GapReconnect {
+		t.Errorf("gap reason = %v, want reconnect", gap.Reason)
+	}
+	if len(gap.Topics) != 1 || gap.Topics[0] != f.topic {
+		t.Errorf("gap topics = %q, want [%q]", gap.Topics, f.topic)
+	}
+	if gap.Since.After(faultAt) || !gap.Until.After(faultAt) {
+		t.Errorf("gap [%v, %v] does not cover the fault at %v", gap.Since, gap.Until, faultAt)
+	}
+	if gap.Err == nil {
+		t.Error("gap has no error")
+	}
+	select {
+	case d := <-f.disc:
+		if !d.Since.Equal(gap.Since) {
+			t.Errorf("disconnect since %v, gap since %v", d.Since, gap.Since)
+		}
+	default:
+		t.Error("no OnDisconnect before the gap")
+	}
+	if n := gapCount(t, f.rd, pubsub.GapReconnect); n != 1 {
+		t.Errorf("aside.pubsub.gaps{reason=reconnect} = %d, want 1", n)
+	}
+	if st := f.sub.Stats(); st.Gaps != 1 {
+		t.Errorf("Stats.Gaps = %d, want 1", st.Gaps)
+	}
+}
+
+func TestSubscription_reconnect_clientKillReported(t *testing.T) {
+	t.Parallel()
+	f := newFaultSetup(t)
+	admin := f.srv.Client(t).(*redis.Client)
+	faultAt := time.Now()
+	if n := killSubscribers(t, admin); n != 1 {
+		t.Fatalf("killed %d subscriber connections, want 1", n)
+	}
+	f.checkGap(t, faultAt)
+	f.roundTrip(t, "after") // the subscription resumed
+}
+
+func TestSubscription_reconnect_serverRestartReported(t *testing.T) {
+	t.Parallel()
+	f := newFaultSetup(t)
+	faultAt := time.Now()
+	if err := f.srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	f.checkGap(t, faultAt)
+	f.roundTrip(t, "after")
+}
+
+func TestSubscription_reconnect_frozenServerDetectedByPing(t *testing.T) {
+	t.Parallel()
+	f := newFaultSetup(t)
+	faultAt := time.Now()
+	f.srv.Pause() // no error, no FIN: only the health check can notice
+	select {
+	case d := <-f.disc:
+		if d.Err == nil {
+			t.Errorf("disconnect without error")
+		}
+		f.disc <- d // checkGap wants it too
+	case <-time.After(waitTimeout):
+		t.Fatal("frozen server not noticed")
+	}
+	f.srv.Resume()
+	f.checkGap(t, faultAt)
+	f.roundTrip(t, "after")
+}
