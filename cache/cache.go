@@ -1,0 +1,360 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/semaphore"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/aside-go/aside/internal/keys"
+)
+
+// ErrUnavailable is returned under [FailClosed] when Redis fails, joined
+// with the cause.
+var ErrUnavailable = errors.New("cache: redis unavailable")
+
+// ErrClosed is returned by reads that need a load after [Cache.Close].
+var ErrClosed = errors.New("cache: closed")
+
+// Cache is a cache-aside over Redis for values of type V. It is safe for
+// concurrent use. Create it with [New]; call [Cache.Close] when done to
+// wait for background refreshes (Close never closes the Redis client).
+type Cache[V any] struct {
+	rdb     redis.UniversalClient
+	opt     Options[V]
+	codec   Codec[V]
+	cluster bool
+	local   *local[V]  // nil without an L1 tier
+	bloom   *bloomGuard // nil without a bloom guard
+	sem     *semaphore.Weighted
+	sf      singleflight.Group
+	ctr     counters
+	lat     latencies
+	ins     *instruments
+
+	// epoch is bumped by every local invalidation (Set, Delete,
+	// InvalidateLocal, FlushLocal); a load stores into L1 only if no
+	// invalidation happened since it started.
+	epoch atomic.Uint64
+
+	base context.Context // canceled by Close; parent of background work
+	stop context.CancelFunc
+
+	mu         sync.Mutex // guards closed, refreshing and wg.Add
+	closed     bool
+	refreshing map[string]struct{} // keys with a background refresh running
+	wg         sync.WaitGroup      // loads and refreshes in flight
+}
+
+// New returns a cache over rdb. It validates and copies opt (nil means all
+// defaults) and does no I/O.
+func New[V any](rdb redis.UniversalClient, opt *Options[V]) (*Cache[V], error) {
+	if rdb == nil {
+		return nil, fmt.Errorf("%w: nil client", errOptions)
+	}
+	o, err := opt.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	c := &Cache[V]{rdb: rdb, opt: o, codec: o.Codec, refreshing: map[string]struct{}{},
+		sem: semaphore.NewWeighted(int64(o.MaxFailOpenLoads))}
+	_, c.cluster = rdb.(*redis.ClusterClient)
+	if o.Local != nil {
+		c.local = newLocal[V](o.Local.Size, o.Local.TTL, o.Jitter)
+	}
+	if o.Bloom != nil {
+		c.bloom = newBloomGuard(rdb, o.Prefix, *o.Bloom)
+	}
+	c.ins, err = newInstruments(o.MeterProvider, o.Prefix, &c.ctr)
+	if err != nil {
+		return nil, fmt.Errorf("cache: metrics: %w", err)
+	}
+	c.base, c.stop = context.WithCancel(context.Background())
+	return c, nil
+}
+
+// Prefix returns the key prefix: user key k lives in Redis under
+// "{prefix:k}".
+func (c *Cache[V]) Prefix() string { return c.opt.Prefix }
+
+// Key returns the Redis key that holds the value of user key k.
+func (c *Cache[V]) Key(k string) string { return keys.Base(c.opt.Prefix, k) }
+
+// Get returns the value of key: from the L1 tier, from Redis, or from
+// [Options.Loader] (stored for later reads). It returns [ErrNotFound] for a
+// missing key. ctx bounds this caller's wait only; the load itself runs
+// detached and is shared by every caller of the key.
+func (c *Cache[V]) Get(ctx context.Context, key string) (V, error) {
+	return c.get(ctx, key, c.opt.Loader)
+}
+
+// GetWith is [Cache.Get] with a per-call loader, for caches that serve
+// several queries. Concurrent calls for one key share one load, whichever
+// loader they pass.
+func (c *Cache[V]) GetWith(ctx context.Context, key string, l Loader[V]) (V, error) {
+	return c.get(ctx, key, l)
+}
+
+func (c *Cache[V]) get(ctx context.Context, key string, l Loader[V]) (V, error) {
+	var zero V
+	if c.local != nil {
+		if e, ok := c.local.get(key); ok {
+			if e.neg {
+				c.ctr.negativeHits.Add(1)
+				return zero, ErrNotFound
+			}
+			c.ctr.localHits.Add(1)
+			return e.val, nil
+		}
+	}
+	if c.bloom != nil && !c.bloom.test(ctx, key, &c.ctr) {
+		c.ctr.bloomRejects.Add(1)
+		return zero, ErrNotFound
+	}
+	rkey := keys.Base(c.opt.Prefix, key)
+	octx, cancel := c.opCtx(ctx)
+	s, err := c.rdb.Get(octx, rkey).Result()
+	cancel()
+	var bad string // corrupt bytes to overwrite
+	switch {
+	case err == nil:
+		e, v, derr := decodeEntry(c.codec, s)
+		if derr != nil {
+			c.ctr.corrupt.Add(1)
+			bad = s
+			break
+		}
+		return c.served(key, s, e, v, l)
+	case errors.Is(err, redis.Nil):
+	case ctx.Err() != nil:
+		return zero, ctx.Err()
+	default:
+		c.ctr.redisErrors.Add(1)
+		if c.opt.FailPolicy == FailClosed {
+			return zero, errors.Join(ErrUnavailable, err)
+		}
+		return c.loadFailOpen(ctx, key, l)
+	}
+	c.ctr.misses.Add(1)
+	return c.load(ctx, key, l, bad)
+}
+
+// served turns a decoded Redis entry into Get's answer, serving stale
+// values and starting refreshes as the soft TTL says.
+func (c *Cache[V]) served(key, raw string, e envelope, v V, l Loader[V]) (V, error) {
+	if e.neg {
+		c.ctr.negativeHits.Add(1)
+		if c.local != nil {
+			c.local.set(key, v, true, 0)
+		}
+		return v, ErrNotFound
+	}
+	if e.softMs > 0 {
+		left := time.Duration(e.softMs-time.Now().UnixMilli()) * time.Millisecond
+		if left <= 0 {
+			c.ctr.staleServed.Add(1)
+			c.refresh(key, raw, l)
+			return v, nil
+		}
+		if left < c.opt.RefreshAhead {
+			c.refresh(key, raw, l)
+		}
+		if c.local != nil {
+			c.local.set(key, v, false, left)
+		}
+	} else if c.local != nil {
+		c.local.set(key, v, false, 0)
+	}
+	c.ctr.redisHits.Add(1)
+	return v, nil
+}
+
+// SetOption tweaks one [Cache.Set].
+type SetOption func(*setOptions)
+
+type setOptions struct{ ttl time.Duration }
+
+// WithTTL sets the TTL of one Set instead of [Options.TTL] (jittered like
+// every TTL). The soft TTL stays [Options.SoftTTL], capped at d.
+func WithTTL(d time.Duration) SetOption { return func(o *setOptions) { o.ttl = d } }
+
+// Set stores v under key in Redis and in this process's L1 tier, adds key
+// to the bloom filter, and makes the next Get of this process see v (an
+// in-flight load of key is forgotten). With [Options.VersionedFills] it
+// also bumps the key's version marker, so an older in-flight fill cannot
+// overwrite v.
+func (c *Cache[V]) Set(ctx context.Context, key string, v V, opts ...SetOption) error {
+	so := setOptions{ttl: c.opt.TTL}
+	for _, o := range opts {
+		o(&so)
+	}
+	if so.ttl < time.Millisecond {
+		return fmt.Errorf("%w: Set TTL %v under 1ms", errOptions, so.ttl)
+	}
+	c.invalidate(key)
+	soft := min(c.opt.SoftTTL, so.ttl)
+	b, err := encodeEntry(c.codec, c.envelopeFor(false, soft), v)
+	if err != nil {
+		return fmt.Errorf("cache: encode %q: %w", key, err)
+	}
+	ttl := jitter(so.ttl, c.opt.Jitter)
+	if c.bloom != nil {
+		if err := c.bloom.add(ctx, key); err != nil {
+			return err
+		}
+	}
+	octx, cancel := c.opCtx(ctx)
+	defer cancel()
+	base := keys.Base(c.opt.Prefix, key)
+	if c.opt.VersionedFills {
+		err = versionedSetScript.Run(octx, c.rdb, []string{base, keys.Sub(base, "ver")},
+			b, ttl.Milliseconds(), c.opt.markerTTL().Milliseconds()).Err()
+	} else {
+		err = c.rdb.Set(octx, base, b, ttl).Err()
+	}
+	if err != nil {
+		c.ctr.redisErrors.Add(1)
+		return fmt.Errorf("cache: set %q: %w", key, err)
+	}
+	if c.local != nil {
+		c.local.set(key, v, false, soft)
+	}
+	return nil
+}
+
+// Delete removes keys from Redis and from this process's L1 tier, and
+// forgets in-flight loads of them, so this process's next Get starts a new
+// load (read-your-writes for the writer). With [Options.VersionedFills]
+// each key is deleted by a script that also bumps its version marker, so a
+// fill whose read started before the delete never lands after it; without
+// it, Delete is a plain DEL (one per hash slot).
+func (c *Cache[V]) Delete(ctx context.Context, keyList ...string) error {
+	if len(keyList) == 0 {
+		return nil
+	}
+	c.invalidate(keyList...)
+	rkeys := make([]string, len(keyList))
+	for i, k := range keyList {
+		rkeys[i] = keys.Base(c.opt.Prefix, k)
+	}
+	octx, cancel := c.opCtx(ctx)
+	defer cancel()
+	var err error
+	if c.opt.VersionedFills {
+		mttl := c.opt.markerTTL().Milliseconds()
+		calls := make([]scriptCall, len(rkeys))
+		for i, k := range rkeys {
+			calls[i] = scriptCall{keys: []string{k, keys.Sub(k, "ver")}, args: []any{mttl}}
+		}
+		for _, cmd := range runScripts(octx, c.rdb, versionedDelScript, calls) {
+			if cmd.Err() != nil {
+				err = cmd.Err()
+			}
+		}
+	} else {
+		_, err = c.rdb.Pipelined(octx, func(p redis.Pipeliner) error {
+			if !c.cluster {
+				p.Del(octx, rkeys...)
+				return nil
+			}
+			for _, g := range keys.GroupBySlot(rkeys) {
+				ks := make([]string, len(g))
+				for j, i := range g {
+					ks[j] = rkeys[i]
+				}
+				p.Del(octx, ks...)
+			}
+			return nil
+		})
+	}
+	if err != nil {
+		c.ctr.redisErrors.Add(1)
+		return fmt.Errorf("cache: delete: %w", err)
+	}
+	return nil
+}
+
+// InvalidateLocal drops keys from this process's L1 tier only (no Redis),
+// and forgets in-flight loads of them. The consistency package calls it
+// when another instance writes.
+func (c *Cache[V]) InvalidateLocal(keyList ...string) { c.invalidate(keyList...) }
+
+// FlushLocal drops every entry of this process's L1 tier.
+func (c *Cache[V]) FlushLocal() {
+	c.epoch.Add(1)
+	if c.local != nil {
+		c.local.flush()
+	}
+}
+
+func (c *Cache[V]) invalidate(keyList ...string) {
+	c.epoch.Add(1)
+	for _, k := range keyList {
+		c.sf.Forget(k)
+	}
+	if c.local != nil {
+		c.local.del(keyList...)
+	}
+}
+
+// Close stops background refreshes and waits for them and for detached
+// loads to end. It is idempotent. It never closes the Redis client; close
+// the client after the cache. After Close, reads that need a load return
+// [ErrClosed].
+func (c *Cache[V]) Close() error {
+	c.mu.Lock()
+	already := c.closed
+	c.closed = true
+	c.mu.Unlock()
+	c.stop()
+	c.wg.Wait()
+	if !already {
+		return c.ins.reg.Unregister()
+	}
+	return nil
+}
+
+// track registers background work; it returns false after Close.
+func (c *Cache[V]) track() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.wg.Add(1)
+	return true
+}
+
+// opCtx bounds one Redis operation by [Options.OpTimeout].
+func (c *Cache[V]) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if c.opt.OpTimeout < 0 {
+		return ctx, func() {}
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= c.opt.OpTimeout {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, c.opt.OpTimeout)
+}
+
+// envelopeFor returns the header of a new entry.
+func (c *Cache[V]) envelopeFor(neg bool, soft time.Duration) envelope {
+	e := envelope{neg: neg}
+	if soft > 0 && !neg {
+		e.softMs = time.Now().Add(soft).UnixMilli()
+	}
+	return e
+}
+
+// parseMarker turns a version marker read from Redis into the envelope's
+// version field.
+func parseMarker(m string) uint64 {
+	n, _ := strconv.ParseUint(m, 10, 64)
+	return n
+}

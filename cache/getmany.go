@@ -1,0 +1,325 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/aside-go/aside/internal/keys"
+)
+
+// Result is one key's answer in [Cache.GetMany].
+type Result[V any] struct {
+	Value V    // the value, if Found
+	Found bool // false if the key does not exist (loader, negative entry or bloom filter)
+}
+
+// GetMany returns the values of keyList in input order. Hits come from
+// L1, then from Redis in one round trip per hash slot (one MGET on a
+// single server; one pipelined MGET per slot on a Cluster). All misses are
+// loaded by ONE call of [Options.BatchLoader] and written back in one
+// pipeline; without a batch loader each miss goes through
+// [Options.Loader] as in Get, concurrently. Batch loads take no
+// cross-process lease (with [Options.VersionedFills] the markers are read
+// before the batch load and the fills are conditional, as in Get). An
+// error of Redis (under FailClosed) or of the loader fails the whole call.
+func (c *Cache[V]) GetMany(ctx context.Context, keyList []string) ([]Result[V], error) {
+	out := make([]Result[V], len(keyList))
+	pending := make([]int, 0, len(keyList))
+	for i, k := range keyList {
+		if c.local != nil {
+			if e, ok := c.local.get(k); ok {
+				if e.neg {
+					c.ctr.negativeHits.Add(1)
+				} else {
+					c.ctr.localHits.Add(1)
+					out[i] = Result[V]{Value: e.val, Found: true}
+				}
+				continue
+			}
+		}
+		if c.bloom != nil && !c.bloom.opt.Shared && !c.bloom.test(ctx, k, &c.ctr) {
+			c.ctr.bloomRejects.Add(1)
+			continue
+		}
+		pending = append(pending, i)
+	}
+	if c.bloom != nil && c.bloom.opt.Shared && len(pending) > 0 {
+		pending = c.bloomFilterShared(ctx, keyList, pending)
+	}
+	if len(pending) == 0 {
+		return out, nil
+	}
+	rkeys := make([]string, len(pending))
+	for j, i := range pending {
+		rkeys[j] = keys.Base(c.opt.Prefix, keyList[i])
+	}
+	vals, err := c.mget(ctx, rkeys)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		c.ctr.redisErrors.Add(1)
+		if c.opt.FailPolicy == FailClosed {
+			return nil, errors.Join(ErrUnavailable, err)
+		}
+		return out, c.loadEach(ctx, keyList, pending, nil, out, true)
+	}
+	var misses []int
+	bad := map[int]string{}
+	for j, i := range pending {
+		s, ok := vals[j].(string)
+		if !ok {
+			misses = append(misses, i)
+			continue
+		}
+		e, v, derr := decodeEntry(c.codec, s)
+		if derr != nil {
+			c.ctr.corrupt.Add(1)
+			bad[i] = s
+			misses = append(misses, i)
+			continue
+		}
+		v, serr := c.served(keyList[i], s, e, v, c.opt.Loader)
+		out[i] = Result[V]{Value: v, Found: serr == nil}
+	}
+	if len(misses) == 0 {
+		return out, nil
+	}
+	c.ctr.misses.Add(int64(len(misses)))
+	if c.opt.BatchLoader == nil {
+		return out, c.loadEach(ctx, keyList, misses, bad, out, false)
+	}
+	return out, c.loadBatch(ctx, keyList, misses, bad, out)
+}
+
+// mget reads rkeys with one MGET per hash slot, all in one pipeline.
+func (c *Cache[V]) mget(ctx context.Context, rkeys []string) ([]any, error) {
+	octx, cancel := c.opCtx(ctx)
+	defer cancel()
+	if !c.cluster {
+		return c.rdb.MGet(octx, rkeys...).Result()
+	}
+	groups := keys.GroupBySlot(rkeys)
+	cmds := make([]*redis.SliceCmd, len(groups))
+	_, err := c.rdb.Pipelined(octx, func(p redis.Pipeliner) error {
+		for g, idx := range groups {
+			ks := make([]string, len(idx))
+			for j, i := range idx {
+				ks[j] = rkeys[i]
+			}
+			cmds[g] = p.MGet(octx, ks...)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	vals := make([]any, len(rkeys))
+	for g, idx := range groups {
+		for j, i := range idx {
+			vals[i] = cmds[g].Val()[j]
+		}
+	}
+	return vals, nil
+}
+
+// bloomFilterShared drops the pending keys the shared filter rejects, in
+// one pipeline.
+func (c *Cache[V]) bloomFilterShared(ctx context.Context, keyList []string, pending []int) []int {
+	g := c.bloom
+	calls := make([]scriptCall, len(pending))
+	for j, i := range pending {
+		calls[j] = scriptCall{keys: []string{g.bits}, args: g.positions(keyList[i])}
+	}
+	octx, cancel := c.opCtx(ctx)
+	defer cancel()
+	cmds := runScripts(octx, c.rdb, bloomTestScript, calls)
+	kept := pending[:0]
+	for j, i := range pending {
+		if n, err := cmds[j].Int64(); err == nil && n == 0 {
+			c.ctr.bloomRejects.Add(1)
+			continue
+		} else if err != nil {
+			c.ctr.redisErrors.Add(1)
+		}
+		kept = append(kept, i)
+	}
+	return kept
+}
+
+// loadEach loads the given keys one by one through Loader (as Get does),
+// at most 16 at once. direct skips Redis (fail-open).
+func (c *Cache[V]) loadEach(ctx context.Context, keyList []string, idx []int, bad map[int]string, out []Result[V], direct bool) error {
+	if c.opt.Loader == nil {
+		return ErrNoLoader
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(16)
+	for _, i := range idx {
+		g.Go(func() error {
+			var v V
+			var err error
+			if direct {
+				v, err = c.loadFailOpen(gctx, keyList[i], c.opt.Loader)
+			} else {
+				v, err = c.load(gctx, keyList[i], c.opt.Loader, bad[i])
+			}
+			switch {
+			case err == nil:
+				out[i] = Result[V]{Value: v, Found: true}
+			case !errors.Is(err, ErrNotFound):
+				return err
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// loadBatch loads every miss with one BatchLoader call and writes the
+// outcomes back in one pipeline.
+func (c *Cache[V]) loadBatch(ctx context.Context, keyList []string, misses []int, bad map[int]string, out []Result[V]) error {
+	epoch := c.epoch.Load()
+	seen := make(map[string]bool, len(misses))
+	var uniq []string
+	for _, i := range misses {
+		if k := keyList[i]; !seen[k] {
+			seen[k] = true
+			uniq = append(uniq, k)
+		}
+	}
+	lctx, cancel := context.WithTimeout(ctx, c.opt.LoadTimeout)
+	defer cancel()
+	markers := make([]string, len(uniq))
+	if c.opt.VersionedFills {
+		pipe := c.rdb.Pipeline()
+		cmds := make([]*redis.StringCmd, len(uniq))
+		for j, k := range uniq {
+			cmds[j] = pipe.Get(lctx, keys.Sub(keys.Base(c.opt.Prefix, k), "ver"))
+		}
+		if _, err := pipe.Exec(lctx); err != nil && !errors.Is(err, redis.Nil) {
+			c.ctr.redisErrors.Add(1)
+			return errors.Join(ErrUnavailable, err)
+		}
+		for j, cmd := range cmds {
+			markers[j] = cmd.Val()
+		}
+	}
+	start := time.Now()
+	found, pe, err := callBatchLoader(lctx, c.opt.BatchLoader, uniq)
+	c.observeLoad(lctx, time.Since(start), pe != nil || err != nil)
+	if pe != nil {
+		panic(pe)
+	}
+	if err != nil {
+		return err
+	}
+	byKey := make(map[string]int, len(misses))
+	for _, i := range misses {
+		byKey[keyList[i]] = i
+	}
+	var calls []scriptCall
+	var plain []int // indexes into uniq written with a plain SET
+	for j, k := range uniq {
+		v, ok := found[k]
+		r := &loadResult[V]{v: v, neg: !ok}
+		if c.local != nil && c.epoch.Load() == epoch && (ok || c.opt.NegativeTTL > 0) {
+			c.local.set(k, v, !ok, c.opt.SoftTTL)
+		}
+		if !ok && c.opt.NegativeTTL < 0 {
+			continue
+		}
+		e := c.envelopeFor(!ok, c.opt.SoftTTL)
+		e.version = parseMarker(markers[j])
+		b, err := encodeEntry(c.codec, e, v)
+		if err != nil {
+			continue
+		}
+		if ok && !c.opt.VersionedFills && bad[byKey[k]] == "" {
+			plain = append(plain, j)
+			calls = append(calls, scriptCall{args: []any{b}})
+			continue
+		}
+		ttl := jitter(c.opt.TTL, c.opt.Jitter)
+		if !ok {
+			ttl = jitter(c.opt.NegativeTTL, c.opt.Jitter)
+		}
+		base := keys.Base(c.opt.Prefix, k)
+		versioned, neg := "0", "0"
+		if c.opt.VersionedFills {
+			versioned = "1"
+		}
+		if r.neg {
+			neg = "1"
+		}
+		calls = append(calls, scriptCall{
+			keys: []string{base, keys.Sub(base, "lease"), keys.Sub(base, "wake"), keys.Sub(base, "ver")},
+			args: []any{b, ttl.Milliseconds(), "", versioned, markers[j], neg, c.opt.LeaseTTL.Milliseconds(), bad[byKey[k]]},
+		})
+	}
+	c.writeBatch(lctx, uniq, plain, calls)
+	for _, i := range misses {
+		if v, ok := found[keyList[i]]; ok {
+			out[i] = Result[V]{Value: v, Found: true}
+		}
+	}
+	return nil
+}
+
+// writeBatch writes plain SETs (calls without keys, uniq index in plain)
+// and fill scripts. Failures are counted, not returned: the values are
+// already loaded.
+func (c *Cache[V]) writeBatch(ctx context.Context, uniq []string, plain []int, calls []scriptCall) {
+	var scripted []scriptCall
+	pipe := c.rdb.Pipeline()
+	p := 0
+	for _, call := range calls {
+		if call.keys != nil {
+			scripted = append(scripted, call)
+			continue
+		}
+		pipe.Set(ctx, keys.Base(c.opt.Prefix, uniq[plain[p]]), call.args[0], jitter(c.opt.TTL, c.opt.Jitter))
+		p++
+	}
+	if pipe.Len() > 0 {
+		if _, err := pipe.Exec(ctx); err != nil {
+			c.ctr.redisErrors.Add(1)
+		}
+	}
+	for _, cmd := range runScripts(ctx, c.rdb, fillScript, scripted) {
+		if cmd.Err() != nil {
+			c.ctr.redisErrors.Add(1)
+		}
+	}
+}
+
+// scriptCall is one run of a script in a pipeline.
+type scriptCall struct {
+	keys []string
+	args []any
+}
+
+// runScripts runs s once per call in one pipeline (EVALSHA), redoing
+// calls that met NOSCRIPT with Run, which loads the script.
+func runScripts(ctx context.Context, rdb redis.UniversalClient, s *redis.Script, calls []scriptCall) []*redis.Cmd {
+	if len(calls) == 0 {
+		return nil
+	}
+	cmds := make([]*redis.Cmd, len(calls))
+	_, _ = rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, call := range calls {
+			cmds[i] = s.EvalSha(ctx, p, call.keys, call.args...)
+		}
+		return nil
+	})
+	for i, cmd := range cmds {
+		if err := cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			cmds[i] = s.Run(ctx, rdb, calls[i].keys, calls[i].args...)
+		}
+	}
+	return cmds
+}

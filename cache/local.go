@@ -1,0 +1,164 @@
+package cache
+
+import (
+	"hash/maphash"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// local is the bounded in-process L1 tier: a sharded map with CLOCK
+// eviction (an LRU approximation where a hit only sets a bit, so reads take
+// a shared lock). Entries are immutable once stored; a write replaces the
+// pointer. Values are shared by every caller that reads them.
+type local[V any] struct {
+	seed   maphash.Seed
+	shards []localShard[V]
+	mask   uint64
+	ttl    time.Duration
+	jitter float64
+}
+
+type localShard[V any] struct {
+	mu   sync.RWMutex // guards m, ring, hand
+	m    map[string]*localEntry[V]
+	ring []*localEntry[V] // entries in insertion slots, len <= cap
+	hand int              // next ring slot the clock looks at
+	cap  int
+	_    [40]byte // keep shards on separate cache lines
+}
+
+type localEntry[V any] struct {
+	key  string
+	val  V
+	neg  bool
+	exp  int64 // unix nanoseconds
+	slot int   // index in ring; guarded by the shard's mu
+	ref  atomic.Bool
+}
+
+func newLocal[V any](size int, ttl time.Duration, jitter float64) *local[V] {
+	n := 1
+	for n < 4*runtime.GOMAXPROCS(0) && n < 64 {
+		n <<= 1
+	}
+	for n > 1 && size/n < 8 {
+		n >>= 1
+	}
+	l := &local[V]{seed: maphash.MakeSeed(), shards: make([]localShard[V], n), mask: uint64(n - 1), ttl: ttl, jitter: jitter}
+	per := (size + n - 1) / n
+	for i := range l.shards {
+		l.shards[i].m = make(map[string]*localEntry[V], per)
+		l.shards[i].cap = per
+	}
+	return l
+}
+
+func (l *local[V]) shard(key string) *localShard[V] {
+	return &l.shards[maphash.String(l.seed, key)&l.mask]
+}
+
+// get returns the live entry of key, if any.
+func (l *local[V]) get(key string) (*localEntry[V], bool) {
+	s := l.shard(key)
+	s.mu.RLock()
+	e := s.m[key]
+	s.mu.RUnlock()
+	if e == nil || time.Now().UnixNano() >= e.exp {
+		return nil, false
+	}
+	if !e.ref.Load() {
+		e.ref.Store(true)
+	}
+	return e, true
+}
+
+// set stores key with a jittered TTL, evicting by CLOCK when full. ttl
+// caps the entry's life (for values whose Redis life is shorter).
+func (l *local[V]) set(key string, v V, neg bool, ttl time.Duration) {
+	if ttl <= 0 || ttl > l.ttl {
+		ttl = l.ttl
+	}
+	now := time.Now().UnixNano()
+	e := &localEntry[V]{key: key, val: v, neg: neg, exp: now + int64(jitter(ttl, l.jitter))}
+	s := l.shard(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old := s.m[key]; old != nil {
+		e.slot = old.slot
+		s.ring[e.slot] = e
+		s.m[key] = e
+		return
+	}
+	if len(s.ring) < s.cap {
+		e.slot = len(s.ring)
+		s.ring = append(s.ring, e)
+		s.m[key] = e
+		return
+	}
+	// CLOCK: skip recently used entries once, evict the first expired or
+	// unreferenced one. Two sweeps at most.
+	for i := 0; i < 2*len(s.ring); i++ {
+		c := s.ring[s.hand]
+		if c.exp <= now || !c.ref.Load() {
+			break
+		}
+		c.ref.Store(false)
+		s.hand = (s.hand + 1) % len(s.ring)
+	}
+	victim := s.ring[s.hand]
+	delete(s.m, victim.key)
+	e.slot = s.hand
+	s.ring[s.hand] = e
+	s.m[key] = e
+	s.hand = (s.hand + 1) % len(s.ring)
+}
+
+// del drops keys.
+func (l *local[V]) del(keys ...string) {
+	for _, k := range keys {
+		s := l.shard(k)
+		s.mu.Lock()
+		if e := s.m[k]; e != nil {
+			delete(s.m, k)
+			last := len(s.ring) - 1
+			if e.slot != last {
+				moved := s.ring[last]
+				moved.slot = e.slot
+				s.ring[e.slot] = moved
+			}
+			s.ring[last] = nil
+			s.ring = s.ring[:last]
+			if s.hand >= len(s.ring) {
+				s.hand = 0
+			}
+		}
+		s.mu.Unlock()
+	}
+}
+
+// flush drops everything.
+func (l *local[V]) flush() {
+	for i := range l.shards {
+		s := &l.shards[i]
+		s.mu.Lock()
+		clear(s.m)
+		clear(s.ring)
+		s.ring = s.ring[:0]
+		s.hand = 0
+		s.mu.Unlock()
+	}
+}
+
+// len returns the number of entries, live or expired.
+func (l *local[V]) len() int {
+	n := 0
+	for i := range l.shards {
+		s := &l.shards[i]
+		s.mu.RLock()
+		n += len(s.m)
+		s.mu.RUnlock()
+	}
+	return n
+}

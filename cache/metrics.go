@@ -1,0 +1,179 @@
+package cache
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+)
+
+// Stats are the counts of one [Cache] since [New]. The same counts are
+// exported as OpenTelemetry metrics (see README).
+type Stats struct {
+	LocalHits    int64 // answered from the L1 tier
+	RedisHits    int64 // answered from Redis (fresh values)
+	Misses       int64 // nothing usable in Redis: a load was needed
+	Loads        int64 // loader calls (single and batch) that this process made
+	LoadErrors   int64 // loader calls that failed or panicked (ErrNotFound is not an error)
+	LeaseWaits   int64 // loads that waited for another process's lease
+	StaleServed  int64 // stale values served past the soft TTL
+	Refreshes    int64 // background refreshes started
+	NegativeHits int64 // "not found" answered from a cached negative entry
+	BloomRejects int64 // keys the bloom filter answered "not found"
+	Corrupt      int64 // undecodable entries met (treated as misses)
+	RedisErrors  int64 // Redis operations that failed
+	FailOpen     int64 // values served from the loader while Redis failed
+
+	// LoadP50 and LoadP99 are quantiles of the latest loader calls'
+	// durations (up to 1,024 of them); zero before the first load.
+	LoadP50, LoadP99 time.Duration
+}
+
+// counters are the live atomics behind Stats.
+type counters struct {
+	localHits, redisHits, misses, loads, loadErrors, leaseWaits,
+	staleServed, refreshes, negativeHits, bloomRejects, corrupt,
+	redisErrors, failOpen atomic.Int64
+}
+
+const latencyWindow = 1024
+
+// latencies keeps the durations of the latest loads.
+type latencies struct {
+	mu   sync.Mutex // guards ring, n
+	ring [latencyWindow]time.Duration
+	n    int // total observed; ring[n%len] is next
+}
+
+func (l *latencies) observe(d time.Duration) {
+	l.mu.Lock()
+	l.ring[l.n%latencyWindow] = d
+	l.n++
+	l.mu.Unlock()
+}
+
+func (l *latencies) quantiles(qs ...float64) []time.Duration {
+	l.mu.Lock()
+	n := min(l.n, latencyWindow)
+	s := slices.Clone(l.ring[:n])
+	l.mu.Unlock()
+	out := make([]time.Duration, len(qs))
+	if n == 0 {
+		return out
+	}
+	slices.Sort(s)
+	for i, q := range qs {
+		q = min(max(q, 0), 1)
+		out[i] = s[min(int(q*float64(n)), n-1)]
+	}
+	return out
+}
+
+// instruments are the OpenTelemetry side of the counters: observable
+// counters read the atomics (so the hot path pays nothing for OTel), and a
+// histogram records each load.
+type instruments struct {
+	loadTime metric.Float64Histogram
+	reg      metric.Registration
+	attrs    metric.MeasurementOption
+}
+
+func newInstruments(mp metric.MeterProvider, prefix string, c *counters) (*instruments, error) {
+	if mp == nil {
+		mp = otel.GetMeterProvider()
+	}
+	m := mp.Meter("github.com/aside-go/aside/cache")
+	in := &instruments{attrs: metric.WithAttributeSet(attribute.NewSet(attribute.String("aside.cache.prefix", prefix)))}
+	var err error
+	in.loadTime, err = m.Float64Histogram("aside.cache.load.duration", metric.WithUnit("s"),
+		metric.WithDescription("Duration of loader calls."))
+	if err != nil {
+		return nil, err
+	}
+	type obs struct {
+		name, desc string
+		tier       string
+		v          *atomic.Int64
+	}
+	list := []obs{
+		{"aside.cache.hits", "Values answered from a cache tier.", "local", &c.localHits},
+		{"aside.cache.hits", "", "redis", &c.redisHits},
+		{"aside.cache.misses", "Lookups that needed a load.", "", &c.misses},
+		{"aside.cache.loads", "Loader calls.", "", &c.loads},
+		{"aside.cache.load.errors", "Loader calls that failed or panicked.", "", &c.loadErrors},
+		{"aside.cache.lease.waits", "Loads that waited on another process's lease.", "", &c.leaseWaits},
+		{"aside.cache.stale.served", "Stale values served past the soft TTL.", "", &c.staleServed},
+		{"aside.cache.refreshes", "Background refreshes started.", "", &c.refreshes},
+		{"aside.cache.negative.hits", "Not-found answers from negative entries.", "", &c.negativeHits},
+		{"aside.cache.bloom.rejects", "Keys rejected by the bloom filter.", "", &c.bloomRejects},
+		{"aside.cache.corrupt", "Undecodable entries met.", "", &c.corrupt},
+		{"aside.cache.redis.errors", "Failed Redis operations.", "", &c.redisErrors},
+		{"aside.cache.failopen", "Values served from the loader while Redis failed.", "", &c.failOpen},
+	}
+	insts := map[string]metric.Int64ObservableCounter{}
+	var all []metric.Observable
+	for _, o := range list {
+		if _, ok := insts[o.name]; ok {
+			continue
+		}
+		ctr, err := m.Int64ObservableCounter(o.name, metric.WithDescription(o.desc))
+		if err != nil {
+			return nil, err
+		}
+		insts[o.name] = ctr
+		all = append(all, ctr)
+	}
+	base := attribute.String("aside.cache.prefix", prefix)
+	optsFor := make([]metric.ObserveOption, len(list))
+	for i, o := range list {
+		if o.tier != "" {
+			optsFor[i] = metric.WithAttributeSet(attribute.NewSet(base, attribute.String("aside.cache.tier", o.tier)))
+		} else {
+			optsFor[i] = metric.WithAttributeSet(attribute.NewSet(base))
+		}
+	}
+	in.reg, err = m.RegisterCallback(func(_ context.Context, ob metric.Observer) error {
+		for i, o := range list {
+			ob.ObserveInt64(insts[o.name], o.v.Load(), optsFor[i])
+		}
+		return nil
+	}, all...)
+	if err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+// Stats returns the counts since [New]. It is safe for concurrent use.
+func (c *Cache[V]) Stats() Stats {
+	q := c.lat.quantiles(0.5, 0.99)
+	k := &c.ctr
+	return Stats{
+		LocalHits: k.localHits.Load(), RedisHits: k.redisHits.Load(), Misses: k.misses.Load(),
+		Loads: k.loads.Load(), LoadErrors: k.loadErrors.Load(), LeaseWaits: k.leaseWaits.Load(),
+		StaleServed: k.staleServed.Load(), Refreshes: k.refreshes.Load(),
+		NegativeHits: k.negativeHits.Load(), BloomRejects: k.bloomRejects.Load(),
+		Corrupt: k.corrupt.Load(), RedisErrors: k.redisErrors.Load(), FailOpen: k.failOpen.Load(),
+		LoadP50: q[0], LoadP99: q[1],
+	}
+}
+
+// LoadLatency returns the q-quantile (0..1) of the latest loader calls'
+// durations, or zero before the first load. The consistency package uses
+// it to size the delay of a double delete.
+func (c *Cache[V]) LoadLatency(q float64) time.Duration { return c.lat.quantiles(q)[0] }
+
+// observeLoad counts one loader call that took d.
+func (c *Cache[V]) observeLoad(ctx context.Context, d time.Duration, failed bool) {
+	c.ctr.loads.Add(1)
+	if failed {
+		c.ctr.loadErrors.Add(1)
+	}
+	c.lat.observe(d)
+	c.ins.loadTime.Record(ctx, d.Seconds(), c.ins.attrs)
+}
