@@ -1,0 +1,47 @@
+package lock
+
+import (
+	"errors"
+	"fmt"
+)
+
+var (
+	// ErrNotObtained is returned by [Client.Obtain], [Client.TryObtain],
+	// [Client.Do], [Semaphore.Acquire] and [Semaphore.TryAcquire] when the
+	// lock (or a permit) is held by someone else. When a blocking call gives
+	// up because its context ended, the error is ErrNotObtained joined with
+	// ctx.Err().
+	ErrNotObtained = errors.New("lock: not obtained")
+
+	// ErrNotHeld is returned by [Lock.Refresh] and [Lock.TTL] on a lock that
+	// its holder already released. It is also the cause
+	// ([context.Cause]) of [Lock.Context] after [Lock.Release].
+	ErrNotHeld = errors.New("lock: not held")
+
+	// ErrLost means Redis no longer holds this lock's token although the
+	// holder never released it: the lease expired (the holder stalled, or
+	// renewal failed) or the key was deleted, and someone else may hold the
+	// lock now. [Lock.Release], [Lock.Refresh] and [Lock.TTL] return it,
+	// [Client.Do] returns it when the lock was lost while fn ran, and it is
+	// the cause ([context.Cause]) of [Lock.Context] when the lock is lost or
+	// its renewal could not be confirmed before the lease would end.
+	ErrLost = errors.New("lock: lost")
+
+	// ErrFailed marks an error returned by the fn given to [Client.Do]
+	// while the lock was held throughout. The fn's own error is wrapped too,
+	// so errors.Is works for both.
+	ErrFailed = errors.New("lock: fn failed")
+
+	// ErrStaleFence is returned by [Client.SetFenced] when the resource
+	// already carries a newer fence than the write: the writer's lock was
+	// lost and someone newer has written since.
+	ErrStaleFence = errors.New("lock: stale fence")
+)
+
+// The two ways a lease is lost; both match [ErrLost] with errors.Is.
+var (
+	// errGone: a renewal (or release) found the token no longer in Redis.
+	errGone = fmt.Errorf("%w: token no longer in Redis", ErrLost)
+	// errUnconfirmed: no renewal was confirmed before the lease would end.
+	errUnconfirmed = fmt.Errorf("%w: renewal not confirmed before the lease ended", ErrLost)
+)

@@ -1,0 +1,341 @@
+package lock
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Obtain obtains the lock named key for ttl, waiting while another holder
+// has it, until it is released or its lease ends or ctx ends. Waiters are
+// woken by the holder's release, not by polling (see the package
+// documentation). If ctx ends first, Obtain returns [ErrNotObtained]
+// joined with ctx.Err(). A Redis error is retried with backoff until ctx
+// ends, except an error reply such as WRONGTYPE, which is returned.
+//
+// The lease is not renewed unless [WithWatchdog](true) is given; either
+// way, [Lock.Context] is canceled when the lease ends or is lost.
+func (c *Client) Obtain(ctx context.Context, key string, ttl time.Duration, opts ...Option) (*Lock, error) {
+	return c.obtain(ctx, c.lockTarget(key), ttl, true, applyOptions(false, opts))
+}
+
+// TryObtain makes one attempt to obtain the lock named key for ttl and
+// returns [ErrNotObtained] at once if it is held by someone else.
+func (c *Client) TryObtain(ctx context.Context, key string, ttl time.Duration, opts ...Option) (*Lock, error) {
+	return c.obtain(ctx, c.lockTarget(key), ttl, false, applyOptions(false, opts))
+}
+
+func (c *Client) obtain(ctx context.Context, t *target, ttl time.Duration, wait bool, o callOptions) (*Lock, error) {
+	if err := checkTTL(ttl); err != nil {
+		return nil, err
+	}
+	// One token for every attempt: the obtain script treats a token that
+	// already holds the lock as obtained, so a retried call is safe.
+	token := rand.Text()
+	var (
+		w        *waiter
+		obtained bool
+		timer    *time.Timer
+		lastErr  error
+		backoff  = 10 * time.Millisecond
+	)
+	defer func() {
+		if w != nil {
+			c.leave(t, w, obtained)
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, errors.Join(ErrNotObtained, lastErr, err)
+		}
+		sent := time.Now()
+		fence, left, ok, err := c.try(ctx, t, token, ttl)
+		if ok {
+			obtained = true
+			return c.newLock(ctx, t, token, fence, ttl, sent, o.watchdog), nil
+		}
+		var delay time.Duration
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return nil, errors.Join(ErrNotObtained, ctx.Err())
+		case err != nil && (!wait || permanent(err)):
+			return nil, fmt.Errorf("lock: obtain %q: %w", t.name, err)
+		case err != nil:
+			lastErr = err
+			delay = jitter(backoff)
+			backoff = min(2*backoff, time.Second)
+		case !wait:
+			return nil, ErrNotObtained
+		default:
+			lastErr = nil
+			backoff = 10 * time.Millisecond
+			delay = fallbackDelay(left)
+		}
+		if w == nil {
+			w = c.join(t)
+		}
+		if timer == nil {
+			timer = time.NewTimer(delay)
+		} else {
+			timer.Reset(delay)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, errors.Join(ErrNotObtained, lastErr, ctx.Err())
+		case <-w.ch:
+			c.stats.woken.Add(1)
+		case <-timer.C:
+			if lastErr == nil {
+				c.stats.fallbacks.Add(1)
+			}
+		}
+	}
+}
+
+// permanent reports whether err is an error reply that retrying cannot
+// cure (a wrong key type, a bad script), as opposed to a network error or
+// a transient reply such as LOADING, READONLY or TRYAGAIN.
+func permanent(err error) bool {
+	var re redis.Error
+	if !errors.As(err, &re) {
+		return false
+	}
+	msg := re.Error()
+	return strings.HasPrefix(msg, "ERR ") || strings.HasPrefix(msg, "WRONGTYPE") || strings.HasPrefix(msg, "NOPERM")
+}
+
+// Lock is a held lease: on a lock (from [Client.Obtain], [Client.TryObtain]
+// or [Client.Do]) or on a semaphore permit (from [Semaphore.Acquire]). Its
+// methods are safe for concurrent use. A Lock is only ever made by this
+// package; there is no useful zero value.
+type Lock struct {
+	c     *Client
+	t     *target
+	token string
+	fence int64
+
+	ctx      context.Context
+	cancel   context.CancelCauseFunc
+	wdCancel context.CancelFunc // stops the watchdog; nil without one
+	wdDone   chan struct{}      // closed when the watchdog has returned
+
+	mu         sync.Mutex // guards the fields below
+	ttl        time.Duration
+	validUntil time.Time   // the lease surely runs at least until then (our clock)
+	expiry     *time.Timer // fires at validUntil; see onExpiry
+	state      leaseState
+	lostErr    error // why, when state is lost
+	relDone    bool  // Release has run its script
+	relErr     error // and returned this
+}
+
+type leaseState int
+
+const (
+	held leaseState = iota
+	lost
+	released
+)
+
+// margin is how much earlier than Redis the holder counts its lease as
+// ended: 1% for clock rate drift plus 1ms for Redis' millisecond expiry.
+func margin(ttl time.Duration) time.Duration { return ttl/100 + time.Millisecond }
+
+func (c *Client) newLock(ctx context.Context, t *target, token string, fence int64, ttl time.Duration, sent time.Time, watchdog bool) *Lock {
+	l := &Lock{c: c, t: t, token: token, fence: fence, ttl: ttl}
+	l.ctx, l.cancel = context.WithCancelCause(context.WithoutCancel(ctx))
+	// The lease began no earlier than the request was sent.
+	l.validUntil = sent.Add(ttl - margin(ttl))
+	l.mu.Lock()
+	l.expiry = time.AfterFunc(time.Until(l.validUntil), l.onExpiry)
+	l.mu.Unlock()
+	if watchdog {
+		wctx, cancel := context.WithCancel(context.Background())
+		l.wdCancel = cancel
+		l.wdDone = make(chan struct{})
+		go l.watchdog(wctx)
+	}
+	return l
+}
+
+// Key returns the name the lock (or semaphore) was obtained under.
+func (l *Lock) Key() string { return l.t.name }
+
+// Token returns the random token that identifies this holder in Redis.
+func (l *Lock) Token() string { return l.token }
+
+// Fence returns the fencing token of this hold: a number strictly larger
+// than that of every earlier holder of the same lock. Pass it with every
+// write done under the lock and let the resource reject writes older than
+// the newest it has seen (see [Client.SetFenced] and the package
+// documentation for SQL). It is 0 for semaphore permits.
+func (l *Lock) Fence() int64 { return l.fence }
+
+// Context returns a context that is canceled as soon as the lock is lost,
+// cannot be confirmed before its lease would end, or is released. Its
+// [context.Cause] is then an error matching [ErrLost], or [ErrNotHeld]
+// after Release. It carries the values of the context given to Obtain but
+// not its cancellation. Run the work protected by the lock under it, so
+// that work stops instead of running unprotected.
+func (l *Lock) Context() context.Context { return l.ctx }
+
+// TTL returns how long the lease still runs according to Redis. It returns
+// an error matching [ErrLost] if Redis no longer holds this token, and
+// [ErrNotHeld] after Release.
+func (l *Lock) TTL(ctx context.Context) (time.Duration, error) {
+	if err := l.usable(); err != nil {
+		return 0, err
+	}
+	left, ok, err := l.c.pttl(ctx, l.t, l.token)
+	if err != nil {
+		return 0, fmt.Errorf("lock: ttl %q: %w", l.t.name, err)
+	}
+	if !ok {
+		l.lose(errGone)
+		return 0, errGone
+	}
+	return left, nil
+}
+
+// Refresh extends the lease to ttl from now (the lock's current TTL if ttl
+// is zero); the new TTL is also what the watchdog renews with from then
+// on. It returns an error matching [ErrLost] if the lock was lost (Refresh
+// cannot win it back), and [ErrNotHeld] after Release.
+func (l *Lock) Refresh(ctx context.Context, ttl time.Duration) error {
+	l.mu.Lock()
+	if ttl == 0 {
+		ttl = l.ttl
+	}
+	l.mu.Unlock()
+	if err := checkTTL(ttl); err != nil {
+		return err
+	}
+	if err := l.usable(); err != nil {
+		return err
+	}
+	sent := time.Now()
+	ok, err := l.c.refresh(ctx, l.t, l.token, ttl)
+	if err != nil {
+		return fmt.Errorf("lock: refresh %q: %w", l.t.name, err)
+	}
+	if !ok {
+		l.lose(errGone)
+		return errGone
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.state != held {
+		return l.stateErrLocked()
+	}
+	l.ttl = ttl
+	l.extendLocked(sent, ttl)
+	return nil
+}
+
+// Release ends the hold: it stops the watchdog, cancels [Lock.Context] and
+// deletes the lock in Redis if this token still holds it, waking one
+// waiter. It returns nil if the lock was still held, and an error matching
+// [ErrLost] if it had been lost before (the lease ended or the key was
+// deleted, so someone else may have held it meanwhile). Calling it again
+// returns the first result without touching Redis. If Redis cannot be
+// reached, it returns that error and the lease ends after its TTL; a
+// later Release tries again.
+func (l *Lock) Release(ctx context.Context) error {
+	l.mu.Lock()
+	if l.relDone {
+		err := l.relErr
+		l.mu.Unlock()
+		return err
+	}
+	lostErr := l.lostErr
+	if l.state == held {
+		l.state = released
+		l.cancel(ErrNotHeld)
+	}
+	l.expiry.Stop()
+	l.mu.Unlock()
+	if l.wdCancel != nil {
+		l.wdCancel()
+		<-l.wdDone
+	}
+	ok, err := l.c.release(ctx, l.t, l.token)
+	if err != nil {
+		return fmt.Errorf("lock: release %q: %w", l.t.name, err)
+	}
+	switch {
+	case lostErr != nil:
+		err = lostErr
+	case !ok:
+		err = errGone
+	}
+	l.mu.Lock()
+	l.relDone, l.relErr = true, err
+	l.mu.Unlock()
+	return err
+}
+
+// usable returns nil while the lock is held, else why it is not.
+func (l *Lock) usable() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.state == held {
+		return nil
+	}
+	return l.stateErrLocked()
+}
+
+func (l *Lock) stateErrLocked() error {
+	if l.state == lost {
+		return l.lostErr
+	}
+	return ErrNotHeld
+}
+
+// lose marks the lock lost for cause, unless it already is or was released.
+func (l *Lock) lose(cause error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.loseLocked(cause)
+}
+
+func (l *Lock) loseLocked(cause error) {
+	if l.state != held {
+		return
+	}
+	l.state = lost
+	l.lostErr = cause
+	l.cancel(cause)
+	l.expiry.Stop()
+	if l.wdCancel != nil {
+		l.wdCancel() // the watchdog returns on its own; Release waits for it
+	}
+}
+
+// extendLocked records a renewal of ttl sent at sent.
+func (l *Lock) extendLocked(sent time.Time, ttl time.Duration) {
+	l.validUntil = sent.Add(ttl - margin(ttl))
+	l.expiry.Reset(time.Until(l.validUntil))
+}
+
+// onExpiry runs when the lease may have ended without a confirmed renewal.
+func (l *Lock) onExpiry() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.state != held {
+		return
+	}
+	if d := time.Until(l.validUntil); d > 0 { // renewed while the timer fired
+		l.expiry.Reset(d)
+		return
+	}
+	l.loseLocked(errUnconfirmed)
+}

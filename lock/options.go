@@ -1,0 +1,142 @@
+package lock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// RedisClient is the part of a go-redis client that a [Client] uses: Lua
+// scripts and BLPOP. [redis.UniversalClient] (a *redis.Client, a
+// *redis.ClusterClient or a Sentinel failover client) satisfies it.
+type RedisClient interface {
+	redis.Scripter
+	BLPop(ctx context.Context, timeout time.Duration, keys ...string) *redis.StringSliceCmd
+}
+
+// Options configures a [Client]. The zero value is valid.
+type Options struct {
+	// Prefix is put before every lock and semaphore name: the lock "job"
+	// lives in the Redis keys "{Prefix:job}", "{Prefix:job}:fence" and
+	// "{Prefix:job}:wake", which share one Cluster hash slot. It must not
+	// contain '{' or '}'. If empty, "lock".
+	Prefix string
+}
+
+// Option tweaks one call of [Client.Obtain], [Client.TryObtain],
+// [Client.Do], [Semaphore.Acquire] or [Semaphore.TryAcquire].
+type Option func(*callOptions)
+
+type callOptions struct {
+	watchdog    bool
+	watchdogSet bool
+	noWait      bool
+}
+
+// WithWatchdog turns automatic renewal on or off for one lock. With it on,
+// a background goroutine renews the lease every TTL/3 until
+// [Lock.Release], and cancels [Lock.Context] as soon as a renewal finds the
+// lock gone or none could be confirmed before the lease would end. It is
+// off by default for Obtain, TryObtain, Acquire and TryAcquire (the lease
+// then simply ends after its TTL, and Context is canceled then), and on by
+// default for Do.
+func WithWatchdog(on bool) Option {
+	return func(o *callOptions) { o.watchdog, o.watchdogSet = on, true }
+}
+
+// NoWait makes [Client.Do] try the lock once and return [ErrNotObtained]
+// at once if it is held, instead of waiting for it. It has no effect on
+// the other calls.
+func NoWait() Option {
+	return func(o *callOptions) { o.noWait = true }
+}
+
+func applyOptions(watchdogDefault bool, opts []Option) callOptions {
+	o := callOptions{watchdog: watchdogDefault}
+	for _, f := range opts {
+		if f != nil {
+			f(&o)
+		}
+	}
+	return o
+}
+
+// Client obtains locks and semaphore permits on one Redis deployment
+// (standalone, Sentinel or Cluster). It is safe for concurrent use. Make
+// one per process and share it: goroutines of one Client that wait for
+// the same key share one blocked Redis connection.
+type Client struct {
+	rdb    RedisClient
+	prefix string
+
+	bg     context.Context // canceled by Close; parent of every wake watcher
+	stop   context.CancelFunc
+	wg     sync.WaitGroup // wake watchers
+	mu     sync.Mutex     // guards queues and closed
+	queues map[string]*waitQueue
+	closed bool
+
+	stats stats
+}
+
+// stats counts what waiting did; read by tests through export_test.go.
+type stats struct {
+	attempts  atomic.Int64 // obtain/acquire scripts run
+	woken     atomic.Int64 // attempts made because a wake-up arrived
+	fallbacks atomic.Int64 // attempts made because the fallback timer fired
+	passedOn  atomic.Int64 // wake-ups handed back to Redis for other waiters
+}
+
+// New returns a Client that uses rdb, which it never closes. A nil opt
+// means the defaults.
+func New(rdb RedisClient, opt *Options) (*Client, error) {
+	if rdb == nil {
+		return nil, errors.New("lock: nil Redis client")
+	}
+	var o Options
+	if opt != nil {
+		o = *opt
+	}
+	if o.Prefix == "" {
+		o.Prefix = "lock"
+	}
+	if strings.ContainsAny(o.Prefix, "{}") {
+		return nil, fmt.Errorf("lock: prefix %q contains a brace", o.Prefix)
+	}
+	bg, stop := context.WithCancel(context.Background())
+	return &Client{
+		rdb:    rdb,
+		prefix: o.Prefix,
+		bg:     bg,
+		stop:   stop,
+		queues: make(map[string]*waitQueue),
+	}, nil
+}
+
+// Close stops the goroutines that wait for wake-ups on behalf of blocked
+// [Client.Obtain] and [Semaphore.Acquire] calls and waits for them (at most
+// about one second, the BLPOP timeout). Calls still waiting then retry only
+// when the holder's lease would end; close a Client after its callers have
+// returned. Close does not release held locks (release them first) and
+// does not close the Redis client. It is idempotent and returns nil.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.stop()
+	c.wg.Wait()
+	return nil
+}
+
+func checkTTL(ttl time.Duration) error {
+	if ttl < time.Millisecond {
+		return fmt.Errorf("lock: ttl %v is below 1ms", ttl)
+	}
+	return nil
+}

@@ -1,0 +1,136 @@
+package lock
+
+import (
+	"context"
+	"time"
+
+	"github.com/aside-go/aside/internal/keys"
+)
+
+// target is what a lease is taken on: a lock (one holder) or a semaphore
+// (permits holders). It knows the Redis keys and which scripts apply.
+type target struct {
+	name    string // the user's name for it
+	sem     bool
+	permits int // semaphores only
+
+	main       string   // lock key, or the semaphore's holders set
+	wake       string   // wake list
+	obtainKeys []string // KEYS of the obtain/acquire script
+	mainKeys   []string // [main]
+	wakeKeys   []string // [main, wake]
+}
+
+func (c *Client) lockTarget(name string) *target {
+	base := keys.Base(c.prefix, name)
+	wake := keys.Sub(base, "wake")
+	return &target{
+		name:       name,
+		main:       base,
+		wake:       wake,
+		obtainKeys: []string{base, keys.Sub(base, "fence"), wake},
+		mainKeys:   []string{base},
+		wakeKeys:   []string{base, wake},
+	}
+}
+
+func (c *Client) semTarget(name string, permits int) *target {
+	base := keys.Base(c.prefix, name)
+	set := keys.Sub(base, "sem")
+	wake := keys.Sub(set, "wake")
+	return &target{
+		name:       name,
+		sem:        true,
+		permits:    permits,
+		main:       set,
+		wake:       wake,
+		obtainKeys: []string{set, wake},
+		mainKeys:   []string{set},
+		wakeKeys:   []string{set, wake},
+	}
+}
+
+func ms(d time.Duration) int64 {
+	m := d.Milliseconds()
+	if m < 1 {
+		m = 1
+	}
+	return m
+}
+
+// try runs the obtain script once. ok reports success; fence is the new
+// fence (0 for semaphores); left is how long the current holder's lease
+// (the earliest one, for semaphores) still runs when !ok.
+func (c *Client) try(ctx context.Context, t *target, token string, ttl time.Duration) (fence int64, left time.Duration, ok bool, err error) {
+	c.stats.attempts.Add(1)
+	var n int64
+	if t.sem {
+		n, err = luaSemAcquire.Run(ctx, c.rdb, t.obtainKeys, token, ms(ttl), t.permits).Int64()
+	} else {
+		n, err = luaObtain.Run(ctx, c.rdb, t.obtainKeys, token, ms(ttl)).Int64()
+	}
+	if err != nil {
+		return 0, 0, false, err
+	}
+	if n > 0 {
+		if t.sem {
+			n = 0
+		}
+		return n, 0, true, nil
+	}
+	return 0, time.Duration(-1-n) * time.Millisecond, false, nil
+}
+
+// refresh extends the token's lease; held is false when it is gone.
+func (c *Client) refresh(ctx context.Context, t *target, token string, ttl time.Duration) (held bool, err error) {
+	s := luaRefresh
+	if t.sem {
+		s = luaSemRefresh
+	}
+	n, err := s.Run(ctx, c.rdb, t.mainKeys, token, ms(ttl)).Int64()
+	return n == 1, err
+}
+
+// release ends the token's lease and wakes one waiter; held is false when
+// the token no longer held it.
+func (c *Client) release(ctx context.Context, t *target, token string) (held bool, err error) {
+	var n int64
+	if t.sem {
+		n, err = luaSemRelease.Run(ctx, c.rdb, t.wakeKeys, token, t.permits, wakeTTLms).Int64()
+	} else {
+		n, err = luaRelease.Run(ctx, c.rdb, t.wakeKeys, token, wakeTTLms).Int64()
+	}
+	return n == 1, err
+}
+
+// pttl returns the lease left; held is false when the token is gone.
+func (c *Client) pttl(ctx context.Context, t *target, token string) (left time.Duration, held bool, err error) {
+	s := luaPTTL
+	if t.sem {
+		s = luaSemPTTL
+	}
+	n, err := s.Run(ctx, c.rdb, t.mainKeys, token).Int64()
+	if err != nil || n == -3 {
+		return 0, false, err
+	}
+	if n < 0 { // no expiry: cannot happen with this package's scripts
+		n = 0
+	}
+	return time.Duration(n) * time.Millisecond, true, nil
+}
+
+// passOn leaves a wake-up in Redis for other waiters if the lock (or a
+// permit) is free.
+func (c *Client) passOn(ctx context.Context, t *target) error {
+	var err error
+	if t.sem {
+		err = luaSemPassOn.Run(ctx, c.rdb, t.wakeKeys, t.permits, wakeTTLms).Err()
+	} else {
+		err = luaPassOn.Run(ctx, c.rdb, t.wakeKeys, wakeTTLms).Err()
+	}
+	if err == nil {
+		c.stats.passedOn.Add(1)
+	}
+	return err
+}
+
