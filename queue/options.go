@@ -1,0 +1,233 @@
+package queue
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+)
+
+// Options configure a [Queue]. The zero value is valid: every field's
+// comment says what zero means.
+type Options struct {
+	// Prefix is put in front of every Redis key of the queue, inside the
+	// hash tag: "{Prefix:name}:ready". If empty, "aside:queue".
+	Prefix string
+
+	// MaxDeliveries is how many times a message is delivered before it goes
+	// to the dead-letter list, counting deliveries whose consumer crashed.
+	// [WithMaxDeliveries] overrides it per message. If zero, 5; a negative
+	// value means no limit.
+	MaxDeliveries int
+
+	// DedupeWindow is how long a dedupe ID given with [WithDedupeID] blocks
+	// another message with the same dedupe ID, counted from the first
+	// enqueue (and lasting past its ack). If zero, 24 hours.
+	DedupeWindow time.Duration
+}
+
+func (o *Options) normalize() (Options, error) {
+	var out Options
+	if o != nil {
+		out = *o
+	}
+	if out.Prefix == "" {
+		out.Prefix = "aside:queue"
+	}
+	if out.MaxDeliveries == 0 {
+		out.MaxDeliveries = 5
+	}
+	if out.MaxDeliveries < 0 {
+		out.MaxDeliveries = -1
+	}
+	switch {
+	case out.DedupeWindow == 0:
+		out.DedupeWindow = 24 * time.Hour
+	case out.DedupeWindow < time.Millisecond:
+		return out, fmt.Errorf("queue: DedupeWindow %v is below 1ms", out.DedupeWindow)
+	}
+	return out, nil
+}
+
+// WorkerOptions configure a [Worker]. The zero value is valid: every field's
+// comment says what zero means.
+type WorkerOptions struct {
+	// Concurrency is how many handlers run at once. If zero, 10.
+	Concurrency int
+
+	// FetchBatch is the most messages one fetch takes; a fetch never takes
+	// more than there are idle handlers, so no fetched message waits in
+	// memory. If zero, Concurrency (at most 100).
+	FetchBatch int
+
+	// VisibilityTimeout is how long a delivery stays invisible to other
+	// consumers without a heartbeat. Heartbeats extend it while the handler
+	// runs, so it bounds how long a crashed consumer's messages wait before
+	// redelivery. If zero, 30 seconds.
+	VisibilityTimeout time.Duration
+
+	// HeartbeatInterval is how often running deliveries' deadlines are
+	// extended. It must be below VisibilityTimeout. If zero, a third of
+	// VisibilityTimeout.
+	HeartbeatInterval time.Duration
+
+	// BlockTimeout bounds one blocking wait for new messages on an idle
+	// queue; Shutdown may wait this long for the wait to return, because a
+	// blocking Redis command cannot be interrupted. It must be below the
+	// client's ReadTimeout. If zero, 1 second.
+	BlockTimeout time.Duration
+
+	// ReapInterval is how often the worker, when it has not fetched in that
+	// long (all its handlers busy), returns expired deliveries and due
+	// delayed messages to the ready list. An idle worker reaps on every
+	// wake-up, at least every BlockTimeout. If zero, 500ms.
+	ReapInterval time.Duration
+
+	// Backoff returns how long to wait before delivering a message again
+	// after its delivery number failed (1 for the first delivery). If nil,
+	// 1s doubling per delivery up to 5 minutes, each with jitter: a random
+	// value between half and all of it.
+	Backoff func(delivery int) time.Duration
+
+	// ShutdownTimeout is how long [Worker.Close] lets running handlers
+	// finish. If zero, 30 seconds.
+	ShutdownTimeout time.Duration
+
+	// OnError, if not nil, is called with every error the worker's
+	// background loops meet (Redis unreachable, a stale ack). It must not
+	// block. Stats counts them either way.
+	OnError func(error)
+}
+
+func (o *WorkerOptions) normalize() (WorkerOptions, error) {
+	var out WorkerOptions
+	if o != nil {
+		out = *o
+	}
+	if out.Concurrency < 0 || out.FetchBatch < 0 || out.VisibilityTimeout < 0 || out.HeartbeatInterval < 0 ||
+		out.BlockTimeout < 0 || out.ReapInterval < 0 || out.ShutdownTimeout < 0 {
+		return out, errors.New("queue: negative worker option")
+	}
+	if out.Concurrency == 0 {
+		out.Concurrency = 10
+	}
+	if out.FetchBatch == 0 {
+		out.FetchBatch = min(out.Concurrency, 100)
+	}
+	out.FetchBatch = min(out.FetchBatch, out.Concurrency)
+	if out.VisibilityTimeout == 0 {
+		out.VisibilityTimeout = 30 * time.Second
+	}
+	if out.VisibilityTimeout < 10*time.Millisecond {
+		return out, fmt.Errorf("queue: VisibilityTimeout %v is below 10ms", out.VisibilityTimeout)
+	}
+	if out.HeartbeatInterval == 0 {
+		out.HeartbeatInterval = out.VisibilityTimeout / 3
+	}
+	if out.HeartbeatInterval >= out.VisibilityTimeout {
+		return out, fmt.Errorf("queue: HeartbeatInterval %v is not below VisibilityTimeout %v", out.HeartbeatInterval, out.VisibilityTimeout)
+	}
+	if out.BlockTimeout == 0 {
+		out.BlockTimeout = time.Second
+	}
+	if out.BlockTimeout < time.Millisecond {
+		return out, fmt.Errorf("queue: BlockTimeout %v is below 1ms", out.BlockTimeout)
+	}
+	if out.ReapInterval == 0 {
+		out.ReapInterval = 500 * time.Millisecond
+	}
+	if out.Backoff == nil {
+		out.Backoff = defaultBackoff
+	}
+	if out.ShutdownTimeout == 0 {
+		out.ShutdownTimeout = 30 * time.Second
+	}
+	return out, nil
+}
+
+// defaultBackoff is 1s doubling per delivery up to 5 minutes, with "equal
+// jitter": a uniform value in [d/2, d].
+func defaultBackoff(delivery int) time.Duration {
+	return jitter(expBackoff(delivery, time.Second, 5*time.Minute))
+}
+
+func expBackoff(delivery int, base, limit time.Duration) time.Duration {
+	d := base
+	for i := 1; i < delivery && d < limit; i++ {
+		d *= 2
+	}
+	return min(d, limit)
+}
+
+func jitter(d time.Duration) time.Duration {
+	if d <= 1 {
+		return d
+	}
+	half := d / 2
+	return half + rand.N(d-half+1)
+}
+
+// EnqueueOption changes how one message is enqueued.
+type EnqueueOption func(*enqueueConfig)
+
+type enqueueConfig struct {
+	id            string
+	delay         time.Duration
+	at            time.Time
+	dedupeID      string
+	maxDeliveries int
+	err           error
+}
+
+// WithID sets the message's ID instead of a generated one. While a message
+// with that ID is queued (ready, in flight, delayed or dead), enqueueing
+// another returns [ErrDuplicate]; once it is acked the ID is free again.
+func WithID(id string) EnqueueOption {
+	return func(c *enqueueConfig) {
+		if id == "" {
+			c.err = errors.New("queue: WithID needs a non-empty id")
+		}
+		c.id = id
+	}
+}
+
+// WithDelay makes the message deliverable no earlier than d from now,
+// measured on the Redis server's clock.
+func WithDelay(d time.Duration) EnqueueOption {
+	return func(c *enqueueConfig) {
+		if d < 0 {
+			c.err = fmt.Errorf("queue: negative delay %v", d)
+		}
+		c.delay, c.at = d, time.Time{}
+	}
+}
+
+// WithAt makes the message deliverable no earlier than t. A time in the
+// past means now. t is turned into a delay from the caller's clock when
+// Enqueue is called.
+func WithAt(t time.Time) EnqueueOption {
+	return func(c *enqueueConfig) { c.at, c.delay = t, 0 }
+}
+
+// WithDedupeID drops the message, returning [ErrDuplicate] and the first
+// message's ID, when another message with the same dedupe ID was enqueued
+// within [Options.DedupeWindow].
+func WithDedupeID(id string) EnqueueOption {
+	return func(c *enqueueConfig) {
+		if id == "" {
+			c.err = errors.New("queue: WithDedupeID needs a non-empty id")
+		}
+		c.dedupeID = id
+	}
+}
+
+// WithMaxDeliveries overrides [Options.MaxDeliveries] for the message; a
+// negative n means no limit.
+func WithMaxDeliveries(n int) EnqueueOption {
+	return func(c *enqueueConfig) {
+		if n == 0 {
+			c.err = errors.New("queue: WithMaxDeliveries(0)")
+		}
+		c.maxDeliveries = n
+	}
+}

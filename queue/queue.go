@@ -1,0 +1,355 @@
+package queue
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aside-go/aside/internal/keys"
+	"github.com/redis/go-redis/v9"
+)
+
+// Queue is one named queue in Redis. It is safe for concurrent use; many
+// Queue values, in many processes, may share one queue name.
+//
+// All keys of a queue share one hash tag, so on Redis Cluster a queue lives
+// on one shard. To spread load over shards, use several queues.
+type Queue struct {
+	rdb  redis.UniversalClient
+	name string
+	opt  Options
+	k    keyset
+}
+
+// keyset holds the Redis keys of one queue, all in one hash slot.
+type keyset struct {
+	ready, inflight, delayed, dead    string
+	payload, count, token, max, error string
+	seq, wake, dedupe, dedupeID       string
+
+	enqueue, fetch, ack, nack, extend, counts, peek, requeue, all []string
+}
+
+func newKeyset(prefix, name string) keyset {
+	b := keys.Base(prefix, name)
+	k := keyset{
+		ready: keys.Sub(b, "ready"), inflight: keys.Sub(b, "inflight"), delayed: keys.Sub(b, "delayed"),
+		dead: keys.Sub(b, "dead"), payload: keys.Sub(b, "payload"), count: keys.Sub(b, "count"),
+		token: keys.Sub(b, "token"), max: keys.Sub(b, "max"), error: keys.Sub(b, "error"),
+		seq: keys.Sub(b, "seq"), wake: keys.Sub(b, "wake"), dedupe: keys.Sub(b, "dedupe"),
+		dedupeID: keys.Sub(b, "dedupeid"),
+	}
+	k.enqueue = []string{k.ready, k.delayed, k.payload, k.max, k.dedupe, k.dedupeID, k.wake}
+	k.fetch = []string{k.ready, k.inflight, k.delayed, k.dead, k.payload, k.count, k.token, k.max, k.error, k.seq, k.wake}
+	k.ack = []string{k.inflight, k.payload, k.count, k.token, k.max, k.error}
+	k.nack = []string{k.inflight, k.ready, k.delayed, k.dead, k.count, k.token, k.max, k.error, k.wake}
+	k.extend = []string{k.inflight, k.token}
+	k.counts = []string{k.ready, k.inflight, k.delayed, k.dead}
+	k.peek = []string{k.dead, k.payload, k.count, k.error}
+	k.requeue = []string{k.dead, k.ready, k.payload, k.count, k.wake}
+	// all is what Purge deletes: every message, not the token counter.
+	k.all = []string{k.ready, k.inflight, k.delayed, k.dead, k.payload, k.count, k.token, k.max, k.error,
+		k.wake, k.dedupe, k.dedupeID}
+	return k
+}
+
+// New returns the queue called name, stored under opt.Prefix. It checks the
+// options and does no I/O. opt may be nil for defaults; New copies it. The
+// client is shared, never closed by the queue.
+func New(rdb redis.UniversalClient, name string, opt *Options) (*Queue, error) {
+	if rdb == nil {
+		return nil, errors.New("queue: nil client")
+	}
+	if name == "" {
+		return nil, errors.New("queue: empty name")
+	}
+	o, err := opt.normalize()
+	if err != nil {
+		return nil, err
+	}
+	return &Queue{rdb: rdb, name: name, opt: o, k: newKeyset(o.Prefix, name)}, nil
+}
+
+// Name returns the queue's name.
+func (q *Queue) Name() string { return q.name }
+
+// Message is one delivery of a message to a consumer. Deliveries of the
+// same message differ in Token; [Queue.Ack] and [Queue.Nack] name the
+// delivery by ID and Token, never by payload, so equal payloads are
+// independent messages.
+type Message struct {
+	// ID identifies the message; it stays the same across deliveries.
+	ID string
+	// Payload is the message's content, as enqueued.
+	Payload []byte
+	// Delivery is this delivery's number: 1 for the first.
+	Delivery int
+	// MaxDeliveries is the message's limit; 0 means no limit.
+	MaxDeliveries int
+	// LastError is the error text of the previous failed delivery, if any.
+	LastError string
+	// Token identifies this delivery. An ack carrying an older token is
+	// rejected with [ErrStaleDelivery].
+	Token string
+}
+
+// Item is one message of [Queue.EnqueueBatch].
+type Item struct {
+	Payload []byte
+	Options []EnqueueOption
+}
+
+// Enqueue adds a message and returns its ID. When it returns nil the
+// message is stored in Redis (durable as far as the server's persistence
+// settings make it). With [WithID] or [WithDedupeID] it may return the
+// existing message's ID and [ErrDuplicate].
+func (q *Queue) Enqueue(ctx context.Context, payload []byte, opts ...EnqueueOption) (string, error) {
+	ids, err := q.EnqueueBatch(ctx, []Item{{Payload: payload, Options: opts}})
+	if len(ids) == 1 {
+		return ids[0], err
+	}
+	return "", err
+}
+
+// maxBatchArgs bounds one enqueue script call, so a huge batch does not
+// block Redis for long; batches larger than that take several round trips.
+const maxBatch = 1000
+
+// EnqueueBatch adds messages in one round trip (one script call per 1000
+// messages) and returns their IDs in order. A duplicate (see
+// [ErrDuplicate]) does not stop the others: its slot holds the existing
+// message's ID and the returned error wraps ErrDuplicate. On any other
+// error, messages of earlier script calls may be stored.
+func (q *Queue) EnqueueBatch(ctx context.Context, items []Item) ([]string, error) {
+	if len(items) == 0 {
+		return nil, nil
+	}
+	ids := make([]string, 0, len(items))
+	dups := 0
+	for start := 0; start < len(items); start += maxBatch {
+		chunk := items[start:min(start+maxBatch, len(items))]
+		args := make([]any, 1, 1+6*len(chunk))
+		args[0] = q.opt.DedupeWindow.Milliseconds()
+		for _, it := range chunk {
+			var c enqueueConfig
+			for _, o := range it.Options {
+				o(&c)
+			}
+			if c.err != nil {
+				return ids, c.err
+			}
+			given := "1"
+			if c.id == "" {
+				c.id, given = rand.Text(), "0"
+			}
+			delay := c.delay
+			if !c.at.IsZero() {
+				delay = time.Until(c.at)
+			}
+			var delayMs int64
+			if delay > 0 {
+				delayMs = max(1, (delay + time.Millisecond - 1).Milliseconds()) // round up: never early
+			}
+			maxD := c.maxDeliveries
+			if maxD == 0 {
+				maxD = q.opt.MaxDeliveries
+			}
+			maxD = max(maxD, 0)
+			args = append(args, c.id, given, it.Payload, delayMs, maxD, c.dedupeID)
+		}
+		res, err := enqueueScript.Run(ctx, q.rdb, q.k.enqueue, args...).Slice()
+		if err != nil {
+			return ids, fmt.Errorf("queue: enqueue: %w", err)
+		}
+		for i := 0; i+1 < len(res); i += 2 {
+			ids = append(ids, str(res[i]))
+			if toInt(res[i+1]) == 1 {
+				dups++
+			}
+		}
+	}
+	if dups > 0 {
+		return ids, fmt.Errorf("%w (%d of %d messages)", ErrDuplicate, dups, len(items))
+	}
+	return ids, nil
+}
+
+// crashedText is the last error of a message dead-lettered because its last
+// allowed delivery ran out of time.
+const crashedText = "queue: visibility timeout expired on the last allowed delivery (consumer crashed or stalled)"
+
+// reapLimit is how many expired or due entries one fetch moves at most.
+const reapLimit = 500
+
+// Fetch delivers up to n ready messages without blocking, each invisible to
+// other consumers for visibility unless extended. It first returns expired
+// deliveries and due delayed messages to the ready list. The caller must
+// [Queue.Ack] or [Queue.Nack] each message; [Worker] does all this for you.
+func (q *Queue) Fetch(ctx context.Context, n int, visibility time.Duration) ([]*Message, error) {
+	if n <= 0 {
+		return nil, errors.New("queue: Fetch needs n > 0")
+	}
+	if visibility < time.Millisecond {
+		return nil, fmt.Errorf("queue: visibility %v is below 1ms", visibility)
+	}
+	msgs, _, _, err := q.fetch(ctx, n, visibility)
+	return msgs, err
+}
+
+// fetch runs fetchScript; n may be 0 to only reap. It returns the
+// messages, how many entries were moved to ready or dead, and how long
+// until the next delayed message is due or deadline passes (-1: none).
+func (q *Queue) fetch(ctx context.Context, n int, visibility time.Duration) ([]*Message, int, time.Duration, error) {
+	res, err := fetchScript.Run(ctx, q.rdb, q.k.fetch, n, visibility.Milliseconds(), reapLimit, crashedText).Slice()
+	if err != nil {
+		return nil, 0, -1, fmt.Errorf("queue: fetch: %w", err)
+	}
+	if len(res) < 2 {
+		return nil, 0, -1, fmt.Errorf("queue: fetch: short reply %v", res)
+	}
+	moved := int(toInt(res[0]))
+	next := time.Duration(-1)
+	if ms := toInt(res[1]); ms >= 0 {
+		next = time.Duration(ms) * time.Millisecond
+	}
+	var msgs []*Message
+	if rest := len(res) - 2; rest > 0 {
+		msgs = make([]*Message, 0, rest/6)
+		for i := 2; i+5 < len(res); i += 6 {
+			msgs = append(msgs, &Message{
+				ID:            str(res[i]),
+				Payload:       []byte(str(res[i+1])),
+				Delivery:      int(toInt(res[i+2])),
+				Token:         str(res[i+3]),
+				MaxDeliveries: int(toInt(res[i+4])),
+				LastError:     str(res[i+5]),
+			})
+		}
+	}
+	return msgs, moved, next, nil
+}
+
+// Ack finishes a delivery: the message is deleted. It returns
+// [ErrStaleDelivery], changing nothing, when m is not the current delivery.
+func (q *Queue) Ack(ctx context.Context, m *Message) error {
+	res, err := q.ackBatch(ctx, []*Message{m})
+	if err != nil {
+		return err
+	}
+	if !res[0] {
+		return ErrStaleDelivery
+	}
+	return nil
+}
+
+// ackBatch acks many deliveries in one script call and reports which were
+// current.
+func (q *Queue) ackBatch(ctx context.Context, ms []*Message) ([]bool, error) {
+	args := make([]any, 0, 2*len(ms))
+	for _, m := range ms {
+		args = append(args, m.ID, m.Token)
+	}
+	res, err := ackScript.Run(ctx, q.rdb, q.k.ack, args...).Slice()
+	if err != nil {
+		return nil, fmt.Errorf("queue: ack: %w", err)
+	}
+	if len(res) != len(ms) {
+		return nil, fmt.Errorf("queue: ack: %d replies for %d messages", len(res), len(ms))
+	}
+	out := make([]bool, len(res))
+	for i, r := range res {
+		out[i] = toInt(r) == 1
+	}
+	return out, nil
+}
+
+// Nack ends a failed delivery. The message is delivered again after
+// retryAfter (at once if zero), or goes to the dead-letter list with cause
+// as its last error when cause wraps [ErrPermanent] or the message reached
+// its max deliveries. deadLettered reports which happened. It returns
+// [ErrStaleDelivery], changing nothing, when m is not the current delivery.
+func (q *Queue) Nack(ctx context.Context, m *Message, cause error, retryAfter time.Duration) (deadLettered bool, err error) {
+	text := "queue: nacked"
+	if cause != nil {
+		text = cause.Error()
+	}
+	perm := "0"
+	if errors.Is(cause, ErrPermanent) {
+		perm = "1"
+	}
+	var delayMs int64
+	if retryAfter > 0 {
+		delayMs = max(1, (retryAfter + time.Millisecond - 1).Milliseconds())
+	}
+	r, err := nackScript.Run(ctx, q.rdb, q.k.nack, m.ID, m.Token, text, delayMs, perm).Int()
+	if err != nil {
+		return false, fmt.Errorf("queue: nack: %w", err)
+	}
+	switch r {
+	case 0:
+		return false, ErrStaleDelivery
+	case 2:
+		return true, nil
+	}
+	return false, nil
+}
+
+// Extend moves the visibility deadline of a running delivery to visibility
+// from now. It returns [ErrStaleDelivery] when m is not the current
+// delivery.
+func (q *Queue) Extend(ctx context.Context, m *Message, visibility time.Duration) error {
+	res, err := q.extendBatch(ctx, []*Message{m}, visibility)
+	if err != nil {
+		return err
+	}
+	if !res[0] {
+		return ErrStaleDelivery
+	}
+	return nil
+}
+
+func (q *Queue) extendBatch(ctx context.Context, ms []*Message, visibility time.Duration) ([]bool, error) {
+	args := make([]any, 1, 1+2*len(ms))
+	args[0] = visibility.Milliseconds()
+	for _, m := range ms {
+		args = append(args, m.ID, m.Token)
+	}
+	res, err := extendScript.Run(ctx, q.rdb, q.k.extend, args...).Slice()
+	if err != nil {
+		return nil, fmt.Errorf("queue: extend: %w", err)
+	}
+	if len(res) != len(ms) {
+		return nil, fmt.Errorf("queue: extend: %d replies for %d messages", len(res), len(ms))
+	}
+	out := make([]bool, len(res))
+	for i, r := range res {
+		out[i] = toInt(r) == 1
+	}
+	return out, nil
+}
+
+func str(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case nil:
+		return ""
+	}
+	return fmt.Sprint(v)
+}
+
+func toInt(v any) int64 {
+	switch x := v.(type) {
+	case int64:
+		return x
+	case string:
+		n, _ := strconv.ParseInt(x, 10, 64)
+		return n
+	}
+	return 0
+}

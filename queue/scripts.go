@@ -1,0 +1,280 @@
+package queue
+
+import "github.com/redis/go-redis/v9"
+
+// The Lua scripts below keep every message's state in a handful of keys
+// that share the queue's hash tag, so each script touches one slot:
+//
+//	{prefix:name}:ready     list of ids waiting; LPUSH at the back, RPOP at the front
+//	{prefix:name}:inflight  sorted set id -> visibility deadline (ms, server clock)
+//	{prefix:name}:delayed   sorted set id -> due time (ms, server clock)
+//	{prefix:name}:dead      list of dead-lettered ids, oldest first
+//	{prefix:name}:payload   hash id -> payload
+//	{prefix:name}:count     hash id -> deliveries so far
+//	{prefix:name}:token     hash id -> token of the current delivery (only while in flight)
+//	{prefix:name}:max       hash id -> max deliveries (0: no limit)
+//	{prefix:name}:error     hash id -> last error text
+//	{prefix:name}:seq       counter that hands out delivery tokens
+//	{prefix:name}:wake      list holding at most one token; idle workers block on it
+//	{prefix:name}:dedupe    sorted set dedupe id -> expiry (ms)
+//	{prefix:name}:dedupeid  hash dedupe id -> message id
+//
+// Every time comes from the server's TIME, so client clocks do not matter.
+// A message's token field exists exactly while it is in flight.
+
+const luaNow = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+`
+
+// enqueueScript adds messages.
+//
+// KEYS[1] ready, KEYS[2] delayed, KEYS[3] payload, KEYS[4] max,
+// KEYS[5] dedupe, KEYS[6] dedupeid, KEYS[7] wake
+// ARGV[1] dedupe window ms; then 6 per message: id, "1" if the caller chose
+// the id, payload, delay ms, max deliveries, dedupe id ("" for none)
+// Returns {id1, status1, id2, status2, ...}: status 0 enqueued, 1 duplicate
+// (id is then the existing message's id).
+var enqueueScript = redis.NewScript(luaNow + `
+local window = tonumber(ARGV[1])
+local out = {}
+local cleaned = false
+local woke = false
+for i = 2, #ARGV, 6 do
+  local id, given, dd = ARGV[i], ARGV[i+1], ARGV[i+5]
+  local status = 0
+  if dd ~= '' then
+    if not cleaned then
+      cleaned = true
+      local old = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now, 'LIMIT', 0, 100)
+      for _, o in ipairs(old) do
+        redis.call('ZREM', KEYS[5], o)
+        redis.call('HDEL', KEYS[6], o)
+      end
+    end
+    local exp = redis.call('ZSCORE', KEYS[5], dd)
+    if exp and tonumber(exp) > now then
+      local other = redis.call('HGET', KEYS[6], dd)
+      if other then
+        id = other
+        status = 1
+      end
+    end
+  end
+  if status == 0 and redis.call('HEXISTS', KEYS[3], id) == 1 then
+    -- A caller-chosen id already queued is a duplicate. A generated id
+    -- already present is this very call retried by the client after a
+    -- lost reply: it is enqueued, report success.
+    if given == '1' then status = 1 else status = 2 end
+  end
+  if status == 0 then
+    redis.call('HSET', KEYS[3], id, ARGV[i+2])
+    redis.call('HSET', KEYS[4], id, ARGV[i+4])
+    local delay = tonumber(ARGV[i+3])
+    if delay > 0 then
+      redis.call('ZADD', KEYS[2], now + delay, id)
+    else
+      redis.call('LPUSH', KEYS[1], id)
+    end
+    if dd ~= '' then
+      redis.call('ZADD', KEYS[5], now + window, dd)
+      redis.call('HSET', KEYS[6], dd, id)
+    end
+    woke = true
+  end
+  if status == 2 then status = 0 end
+  out[#out+1] = id
+  out[#out+1] = status
+end
+if woke and redis.call('LLEN', KEYS[7]) == 0 then
+  redis.call('LPUSH', KEYS[7], '1')
+end
+return out
+`)
+
+// fetchScript reclaims expired deliveries, promotes due delayed messages
+// and delivers up to ARGV[1] ready messages.
+//
+// KEYS[1] ready, KEYS[2] inflight, KEYS[3] delayed, KEYS[4] dead,
+// KEYS[5] payload, KEYS[6] count, KEYS[7] token, KEYS[8] max, KEYS[9] error,
+// KEYS[10] seq, KEYS[11] wake
+// ARGV[1] messages to deliver at most (0: only reclaim and promote),
+// ARGV[2] visibility timeout ms, ARGV[3] expired or due entries to move at
+// most, ARGV[4] error text for a message whose last allowed delivery expired
+// Returns {moved, ms until the next delayed message is due or the next
+// deadline passes (-1: none), then 6 per delivered message: id, payload,
+// deliveries, token, max deliveries, last error}.
+var fetchScript = redis.NewScript(luaNow + `
+local limit = tonumber(ARGV[3])
+local moved = 0
+local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, limit)
+for _, id in ipairs(expired) do
+  redis.call('ZREM', KEYS[2], id)
+  redis.call('HDEL', KEYS[7], id)
+  local n = tonumber(redis.call('HGET', KEYS[6], id) or '0')
+  local max = tonumber(redis.call('HGET', KEYS[8], id) or '0')
+  if max > 0 and n >= max then
+    redis.call('HSET', KEYS[9], id, ARGV[4])
+    redis.call('RPUSH', KEYS[4], id)
+  else
+    redis.call('RPUSH', KEYS[1], id)
+  end
+  moved = moved + 1
+end
+local due = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, limit)
+for _, id in ipairs(due) do
+  redis.call('ZREM', KEYS[3], id)
+  redis.call('LPUSH', KEYS[1], id)
+  moved = moved + 1
+end
+local out = {moved, -1}
+local want = tonumber(ARGV[1])
+if want > 0 then
+  local ids = redis.call('RPOP', KEYS[1], want)
+  if ids then
+    local deadline = now + tonumber(ARGV[2])
+    for _, id in ipairs(ids) do
+      local p = redis.call('HGET', KEYS[5], id)
+      if p then
+        local n = redis.call('HINCRBY', KEYS[6], id, 1)
+        local tok = redis.call('INCR', KEYS[10])
+        redis.call('HSET', KEYS[7], id, tok)
+        redis.call('ZADD', KEYS[2], deadline, id)
+        out[#out+1] = id
+        out[#out+1] = p
+        out[#out+1] = n
+        out[#out+1] = tok
+        out[#out+1] = redis.call('HGET', KEYS[8], id) or '0'
+        out[#out+1] = redis.call('HGET', KEYS[9], id) or ''
+      end
+    end
+  end
+end
+if redis.call('LLEN', KEYS[1]) > 0 and redis.call('LLEN', KEYS[11]) == 0 then
+  redis.call('LPUSH', KEYS[11], '1')
+end
+local nd = -1
+local d = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+if d[2] then nd = tonumber(d[2]) - now end
+local f = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+if f[2] and (nd < 0 or tonumber(f[2]) - now < nd) then nd = tonumber(f[2]) - now end
+if nd >= 0 then out[2] = nd end
+return out
+`)
+
+// ackScript finishes deliveries and deletes their messages.
+//
+// KEYS[1] inflight, KEYS[2] payload, KEYS[3] count, KEYS[4] token,
+// KEYS[5] max, KEYS[6] error
+// ARGV pairs of id, token
+// Returns one integer per pair: 1 acked, 0 stale (the delivery is no longer
+// the current one: reclaimed, redelivered, or already finished).
+var ackScript = redis.NewScript(`
+local out = {}
+for i = 1, #ARGV, 2 do
+  local id = ARGV[i]
+  if redis.call('HGET', KEYS[4], id) == ARGV[i+1] then
+    redis.call('ZREM', KEYS[1], id)
+    for k = 2, 6 do redis.call('HDEL', KEYS[k], id) end
+    out[#out+1] = 1
+  else
+    out[#out+1] = 0
+  end
+end
+return out
+`)
+
+// nackScript ends a delivery that failed.
+//
+// KEYS[1] inflight, KEYS[2] ready, KEYS[3] delayed, KEYS[4] dead,
+// KEYS[5] count, KEYS[6] token, KEYS[7] max, KEYS[8] error, KEYS[9] wake
+// ARGV[1] id, ARGV[2] token, ARGV[3] error text, ARGV[4] retry delay ms,
+// ARGV[5] "1" to dead-letter at once
+// Returns 0 stale, 1 scheduled for another delivery, 2 dead-lettered.
+var nackScript = redis.NewScript(luaNow + `
+local id = ARGV[1]
+if redis.call('HGET', KEYS[6], id) ~= ARGV[2] then return 0 end
+redis.call('ZREM', KEYS[1], id)
+redis.call('HDEL', KEYS[6], id)
+redis.call('HSET', KEYS[8], id, ARGV[3])
+local n = tonumber(redis.call('HGET', KEYS[5], id) or '0')
+local max = tonumber(redis.call('HGET', KEYS[7], id) or '0')
+if ARGV[5] == '1' or (max > 0 and n >= max) then
+  redis.call('RPUSH', KEYS[4], id)
+  return 2
+end
+local delay = tonumber(ARGV[4])
+if delay > 0 then
+  redis.call('ZADD', KEYS[3], now + delay, id)
+else
+  redis.call('RPUSH', KEYS[2], id)
+end
+if redis.call('LLEN', KEYS[9]) == 0 then redis.call('LPUSH', KEYS[9], '1') end
+return 1
+`)
+
+// extendScript moves the visibility deadline of running deliveries.
+//
+// KEYS[1] inflight, KEYS[2] token
+// ARGV[1] visibility timeout ms, then pairs of id, token
+// Returns one integer per pair: 1 extended, 0 stale.
+var extendScript = redis.NewScript(luaNow + `
+local deadline = now + tonumber(ARGV[1])
+local out = {}
+for i = 2, #ARGV, 2 do
+  local id = ARGV[i]
+  if redis.call('HGET', KEYS[2], id) == ARGV[i+1] then
+    redis.call('ZADD', KEYS[1], deadline, id)
+    out[#out+1] = 1
+  else
+    out[#out+1] = 0
+  end
+end
+return out
+`)
+
+// countsScript reads the four counts at one instant.
+//
+// KEYS[1] ready, KEYS[2] inflight, KEYS[3] delayed, KEYS[4] dead
+// Returns {ready, in flight, delayed, dead}.
+var countsScript = redis.NewScript(`
+return {redis.call('LLEN', KEYS[1]), redis.call('ZCARD', KEYS[2]),
+  redis.call('ZCARD', KEYS[3]), redis.call('LLEN', KEYS[4])}
+`)
+
+// peekDeadScript reads dead letters without moving them.
+//
+// KEYS[1] dead, KEYS[2] payload, KEYS[3] count, KEYS[4] error
+// ARGV[1] how many, oldest first
+// Returns 4 per dead letter: id, payload, deliveries, last error.
+var peekDeadScript = redis.NewScript(`
+local out = {}
+local ids = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+for _, id in ipairs(ids) do
+  out[#out+1] = id
+  out[#out+1] = redis.call('HGET', KEYS[2], id) or ''
+  out[#out+1] = redis.call('HGET', KEYS[3], id) or '0'
+  out[#out+1] = redis.call('HGET', KEYS[4], id) or ''
+end
+return out
+`)
+
+// requeueDeadScript moves the oldest dead letters back to the ready list
+// with their delivery count reset.
+//
+// KEYS[1] dead, KEYS[2] ready, KEYS[3] payload, KEYS[4] count, KEYS[5] wake
+// ARGV[1] how many at most
+// Returns the number requeued.
+var requeueDeadScript = redis.NewScript(`
+local ids = redis.call('LPOP', KEYS[1], tonumber(ARGV[1]))
+if not ids then return 0 end
+local n = 0
+for _, id in ipairs(ids) do
+  if redis.call('HEXISTS', KEYS[3], id) == 1 then
+    redis.call('HSET', KEYS[4], id, 0)
+    redis.call('LPUSH', KEYS[2], id)
+    n = n + 1
+  end
+end
+if n > 0 and redis.call('LLEN', KEYS[5]) == 0 then redis.call('LPUSH', KEYS[5], '1') end
+return n
+`)

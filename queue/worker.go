@@ -1,0 +1,509 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Handler handles one delivery. Returning nil acks the message; an error
+// retries it after a backoff, or dead-letters it when the error wraps
+// [ErrPermanent] or the message reached its max deliveries. ctx is
+// canceled when the delivery is lost (its deadline passed without a
+// heartbeat reaching Redis, so another consumer may get it) or when
+// [Worker.Shutdown]'s deadline passes.
+type Handler interface {
+	Handle(ctx context.Context, m *Message) error
+}
+
+// HandlerFunc adapts a function to [Handler].
+type HandlerFunc func(ctx context.Context, m *Message) error
+
+// Handle calls f(ctx, m).
+func (f HandlerFunc) Handle(ctx context.Context, m *Message) error { return f(ctx, m) }
+
+// Worker consumes a queue with up to Concurrency handlers at once. Start
+// one with [Queue.Consume]; stop it with [Worker.Shutdown] or
+// [Worker.Close]. Its methods are safe for concurrent use.
+//
+// Goroutines: one fetcher, one heartbeat, one reaper, one acker, and one
+// per running handler.
+type Worker struct {
+	q   *Queue
+	h   Handler
+	opt WorkerOptions
+
+	slots chan struct{} // one token per idle handler
+	acks  chan *Message // finished deliveries waiting for the acker
+
+	stop      chan struct{} // closed by Shutdown: stop fetching
+	fetchDone chan struct{} // closed when the fetcher returned
+	bgStop    chan struct{} // closed to stop heartbeat and reaper
+	bgDone    sync.WaitGroup
+	ackStop   chan struct{} // closed to make the acker drain and return
+	ackDone   chan struct{} // closed when the acker returned
+
+	hctx    context.Context // parent of every handler's context
+	hcancel context.CancelFunc
+
+	handlers  sync.WaitGroup
+	abandoned atomic.Bool  // Shutdown's deadline passed: handler results are dropped
+	lastFetch atomic.Int64 // unix nanos of the last fetch script run
+
+	mu      sync.Mutex                // guards running
+	running map[string]*runningEntry // by delivery token
+
+	shutdownOnce sync.Once
+	shutdownDone chan struct{}
+	shutdownErr  error
+
+	stats workerCounters
+}
+
+type runningEntry struct {
+	m      *Message
+	cancel context.CancelFunc
+}
+
+// WorkerStats counts what a worker did since it started.
+type WorkerStats struct {
+	Handled      uint64 // deliveries whose handler returned nil
+	Failed       uint64 // deliveries whose handler returned an error or panicked
+	Retried      uint64 // failed deliveries scheduled for another delivery
+	DeadLettered uint64 // failed deliveries sent to the dead-letter list
+	Acked        uint64 // acks Redis applied
+	Stale        uint64 // acks or nacks rejected as stale: the message was reclaimed meanwhile
+	LostLeases   uint64 // running deliveries whose heartbeat found them reclaimed
+	Errors       uint64 // Redis errors met by the worker's loops
+}
+
+type workerCounters struct {
+	handled, failed, retried, dead, acked, stale, lost, errors atomic.Uint64
+}
+
+// Consume starts a worker that runs h for every message of the queue. opt
+// may be nil for defaults. The worker runs until [Worker.Shutdown] or
+// [Worker.Close]; it never closes the client.
+func (q *Queue) Consume(h Handler, opt *WorkerOptions) (*Worker, error) {
+	if h == nil {
+		return nil, errors.New("queue: nil handler")
+	}
+	o, err := opt.normalize()
+	if err != nil {
+		return nil, err
+	}
+	w := &Worker{
+		q: q, h: h, opt: o,
+		slots:        make(chan struct{}, o.Concurrency),
+		acks:         make(chan *Message, 4*o.Concurrency),
+		stop:         make(chan struct{}),
+		fetchDone:    make(chan struct{}),
+		bgStop:       make(chan struct{}),
+		ackStop:      make(chan struct{}),
+		ackDone:      make(chan struct{}),
+		running:      make(map[string]*runningEntry),
+		shutdownDone: make(chan struct{}),
+	}
+	for range o.Concurrency {
+		w.slots <- struct{}{}
+	}
+	w.hctx, w.hcancel = context.WithCancel(context.Background())
+	w.bgDone.Add(2)
+	go w.fetchLoop()
+	go w.heartbeatLoop()
+	go w.reapLoop()
+	go w.ackLoop()
+	return w, nil
+}
+
+// Stats returns the worker's counters.
+func (w *Worker) Stats() WorkerStats {
+	c := &w.stats
+	return WorkerStats{
+		Handled: c.handled.Load(), Failed: c.failed.Load(), Retried: c.retried.Load(),
+		DeadLettered: c.dead.Load(), Acked: c.acked.Load(), Stale: c.stale.Load(),
+		LostLeases: c.lost.Load(), Errors: c.errors.Load(),
+	}
+}
+
+func (w *Worker) report(err error) {
+	w.stats.errors.Add(1)
+	if w.opt.OnError != nil {
+		w.opt.OnError(err)
+	}
+}
+
+// opTimeout bounds one Redis call of the worker's own loops.
+const opTimeout = 5 * time.Second
+
+// fetchLoop takes as many messages as there are idle handlers and starts
+// them; with none ready, it blocks on the wake list for at most
+// BlockTimeout (less when a delayed message is due sooner).
+func (w *Worker) fetchLoop() {
+	defer close(w.fetchDone)
+	var errDelay time.Duration
+	for {
+		select {
+		case <-w.stop:
+			return
+		case <-w.slots:
+		}
+		select {
+		case <-w.stop:
+			w.slots <- struct{}{}
+			return
+		default:
+		}
+		n := 1
+	grab:
+		for n < w.opt.FetchBatch {
+			select {
+			case <-w.slots:
+				n++
+			default:
+				break grab
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+		msgs, _, next, err := w.q.fetch(ctx, n, w.opt.VisibilityTimeout)
+		cancel()
+		for range n - len(msgs) {
+			w.slots <- struct{}{}
+		}
+		if err != nil {
+			w.report(err)
+			errDelay = min(max(2*errDelay, 50*time.Millisecond), 2*time.Second)
+			if !w.sleep(errDelay) {
+				return
+			}
+			continue
+		}
+		errDelay = 0
+		w.lastFetch.Store(time.Now().UnixNano())
+		for _, m := range msgs {
+			w.handlers.Add(1)
+			go w.handle(m)
+		}
+		if len(msgs) == 0 {
+			w.waitForWork(next)
+		}
+	}
+}
+
+// waitForWork blocks on the wake list until an enqueue signals, a delayed
+// message or deadline is due (next), or BlockTimeout passes.
+func (w *Worker) waitForWork(next time.Duration) {
+	block := w.opt.BlockTimeout
+	if next >= 0 && next < block {
+		block = next + time.Millisecond
+	}
+	select {
+	case <-w.stop:
+		return
+	default:
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), block+opTimeout)
+	defer cancel()
+	// BLPOP through Do: go-redis's BLPop rounds timeouts up to whole
+	// seconds. The connection's read timeout is the client's ReadTimeout.
+	err := w.q.rdb.Do(ctx, "blpop", w.q.k.wake, strconv.FormatFloat(block.Seconds(), 'f', 3, 64)).Err()
+	if err != nil && !isNil(err) {
+		w.report(fmt.Errorf("queue: wait: %w", err))
+		w.sleep(100 * time.Millisecond)
+	}
+}
+
+// sleep waits d or until Shutdown; it reports whether d passed.
+func (w *Worker) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-w.stop:
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// handle runs the handler for one delivery and settles it.
+func (w *Worker) handle(m *Message) {
+	defer w.handlers.Done()
+	defer func() { w.slots <- struct{}{} }()
+	ctx, cancel := context.WithCancel(w.hctx)
+	defer cancel()
+	w.mu.Lock()
+	w.running[m.Token] = &runningEntry{m: m, cancel: cancel}
+	w.mu.Unlock()
+
+	err := w.call(ctx, m)
+
+	w.mu.Lock()
+	delete(w.running, m.Token)
+	w.mu.Unlock()
+	if w.abandoned.Load() {
+		return // Shutdown released the delivery already
+	}
+	if err == nil {
+		w.stats.handled.Add(1)
+		select {
+		case w.acks <- m:
+		case <-w.ackDone:
+		}
+		return
+	}
+	w.stats.failed.Add(1)
+	var delay time.Duration
+	if !errors.Is(err, ErrPermanent) {
+		delay = w.opt.Backoff(m.Delivery)
+	}
+	nctx, ncancel := context.WithTimeout(context.Background(), opTimeout)
+	dead, nerr := w.q.Nack(nctx, m, err, delay)
+	ncancel()
+	switch {
+	case errors.Is(nerr, ErrStaleDelivery):
+		w.stats.stale.Add(1)
+	case nerr != nil:
+		w.report(nerr) // the message is redelivered after its deadline
+	case dead:
+		w.stats.dead.Add(1)
+	default:
+		w.stats.retried.Add(1)
+	}
+}
+
+// call runs the handler, turning a panic into an error.
+func (w *Worker) call(ctx context.Context, m *Message) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("queue: handler panicked: %v", r)
+		}
+	}()
+	return w.h.Handle(ctx, m)
+}
+
+// ackLoop acks finished deliveries, as many per script call as have piled
+// up, so acks cost one round trip per batch under load.
+func (w *Worker) ackLoop() {
+	defer close(w.ackDone)
+	batch := make([]*Message, 0, 256)
+	for {
+		batch = batch[:0]
+		select {
+		case m := <-w.acks:
+			batch = append(batch, m)
+		case <-w.ackStop:
+			// Drain what is left, then return.
+			for {
+				select {
+				case m := <-w.acks:
+					batch = append(batch, m)
+					if len(batch) == cap(batch) {
+						w.flushAcks(batch)
+						batch = batch[:0]
+					}
+				default:
+					if len(batch) > 0 {
+						w.flushAcks(batch)
+					}
+					return
+				}
+			}
+		}
+	more:
+		for len(batch) < cap(batch) {
+			select {
+			case m := <-w.acks:
+				batch = append(batch, m)
+			default:
+				break more
+			}
+		}
+		w.flushAcks(batch)
+	}
+}
+
+func (w *Worker) flushAcks(batch []*Message) {
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	res, err := w.q.ackBatch(ctx, batch)
+	if err != nil {
+		w.report(err) // the messages are redelivered after their deadline
+		return
+	}
+	for _, ok := range res {
+		if ok {
+			w.stats.acked.Add(1)
+		} else {
+			w.stats.stale.Add(1)
+			w.report(ErrStaleDelivery)
+		}
+	}
+}
+
+// heartbeatLoop extends the deadlines of running deliveries and cancels
+// the handlers of deliveries that were reclaimed meanwhile.
+func (w *Worker) heartbeatLoop() {
+	defer w.bgDone.Done()
+	t := time.NewTicker(w.opt.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-w.bgStop:
+			return
+		case <-t.C:
+		}
+		w.mu.Lock()
+		ms := make([]*Message, 0, len(w.running))
+		for _, e := range w.running {
+			ms = append(ms, e.m)
+		}
+		w.mu.Unlock()
+		if len(ms) == 0 {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+		res, err := w.q.extendBatch(ctx, ms, w.opt.VisibilityTimeout)
+		cancel()
+		if err != nil {
+			w.report(err)
+			continue
+		}
+		for i, ok := range res {
+			if ok {
+				continue
+			}
+			w.mu.Lock()
+			e := w.running[ms[i].Token]
+			w.mu.Unlock()
+			if e != nil {
+				w.stats.lost.Add(1)
+				e.cancel()
+			}
+		}
+	}
+}
+
+// reapLoop returns expired deliveries and due delayed messages to the
+// ready list when the fetcher has not done so lately (all handlers busy).
+func (w *Worker) reapLoop() {
+	defer w.bgDone.Done()
+	t := time.NewTicker(w.opt.ReapInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-w.bgStop:
+			return
+		case <-t.C:
+		}
+		if time.Since(time.Unix(0, w.lastFetch.Load())) < w.opt.ReapInterval {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+		_, _, _, err := w.q.fetch(ctx, 0, w.opt.VisibilityTimeout)
+		cancel()
+		if err != nil {
+			w.report(err)
+			continue
+		}
+		w.lastFetch.Store(time.Now().UnixNano())
+	}
+}
+
+// Shutdown stops fetching, waits for running handlers until ctx ends, and
+// then stops the worker's goroutines. Handlers still running when ctx ends
+// get their context canceled and their deliveries returned to the ready
+// list at once (each counts as a delivery); their results are dropped.
+// Acks of finished handlers are flushed before it returns. The fetcher may
+// take up to BlockTimeout to notice. It returns ctx's error if handlers
+// were abandoned. Calling it again waits for the first call and returns
+// its result.
+func (w *Worker) Shutdown(ctx context.Context) error {
+	w.shutdownOnce.Do(func() {
+		w.shutdownErr = w.shutdown(ctx)
+		close(w.shutdownDone)
+	})
+	select {
+	case <-w.shutdownDone:
+		return w.shutdownErr
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close is Shutdown with WorkerOptions.ShutdownTimeout.
+func (w *Worker) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), w.opt.ShutdownTimeout)
+	defer cancel()
+	return w.Shutdown(ctx)
+}
+
+// abandonGrace is how long Shutdown waits for handlers to return after
+// canceling their contexts.
+const abandonGrace = time.Second
+
+func (w *Worker) shutdown(ctx context.Context) error {
+	close(w.stop)
+	// The fetcher returns within BlockTimeout (plus one script call); waiting
+	// for it even past ctx keeps it from starting handlers behind our back.
+	<-w.fetchDone
+	err := ctx.Err()
+	done := make(chan struct{})
+	go func() {
+		w.handlers.Wait()
+		close(done)
+	}()
+	if err == nil {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
+	if err != nil {
+		w.abandon()
+		t := time.NewTimer(abandonGrace)
+		select {
+		case <-done:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	close(w.bgStop)
+	w.bgDone.Wait()
+	close(w.ackStop)
+	<-w.ackDone
+	w.hcancel()
+	if err != nil {
+		return fmt.Errorf("queue: shutdown left running handlers for redelivery: %w", err)
+	}
+	return nil
+}
+
+// abandon cancels running handlers and returns their deliveries to the
+// ready list.
+func (w *Worker) abandon() {
+	w.abandoned.Store(true)
+	w.hcancel()
+	w.mu.Lock()
+	ms := make([]*Message, 0, len(w.running))
+	for _, e := range w.running {
+		ms = append(ms, e.m)
+	}
+	w.mu.Unlock()
+	cause := errors.New("queue: worker shut down before the handler finished")
+	for _, m := range ms {
+		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+		if _, err := w.q.Nack(ctx, m, cause, 0); err != nil && !errors.Is(err, ErrStaleDelivery) {
+			w.report(err)
+		}
+		cancel()
+	}
+}
+
+func isNil(err error) bool { return errors.Is(err, redis.Nil) }

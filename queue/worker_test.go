@@ -1,0 +1,301 @@
+package queue_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aside-go/aside/internal/redistest"
+	"github.com/aside-go/aside/queue"
+	"go.uber.org/goleak"
+)
+
+func TestWorker_Handle_FailOnceThenSucceed(t *testing.T) {
+	redistest.EachTopology(t, func(t *testing.T, tp *redistest.Topology) {
+		ctx := t.Context()
+		q := newQueue(t, tp.Client(t), nil)
+		var calls atomic.Int32
+		done := make(chan *queue.Message, 1)
+		w := consume(t, q, func(ctx context.Context, m *queue.Message) error {
+			if calls.Add(1) == 1 {
+				return errors.New("flaky")
+			}
+			done <- m
+			return nil
+		}, fastWorker(2))
+		if _, err := q.Enqueue(ctx, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		m := <-done
+		if m.Delivery != 2 || m.LastError != "flaky" {
+			t.Errorf("second delivery = %+v, want Delivery 2 and LastError flaky", m)
+		}
+		waitFor(t, "ack", func() bool { return counts(t, q) == queue.Counts{} })
+		if s := w.Stats(); s.Failed != 1 || s.Retried != 1 || s.Handled != 1 || s.Acked != 1 {
+			t.Errorf("stats = %+v", s)
+		}
+	})
+}
+
+func TestWorker_Handle_PoisonGoesToDeadLettersAndRequeueBringsItBack(t *testing.T) {
+	redistest.EachTopology(t, func(t *testing.T, tp *redistest.Topology) {
+		ctx := t.Context()
+		q := newQueue(t, tp.Client(t), &queue.Options{MaxDeliveries: 3})
+		var healed atomic.Bool
+		var calls atomic.Int32
+		consume(t, q, func(ctx context.Context, m *queue.Message) error {
+			calls.Add(1)
+			if string(m.Payload) == "poison" && !healed.Load() {
+				return fmt.Errorf("cannot parse delivery %d", m.Delivery)
+			}
+			return nil
+		}, fastWorker(4))
+		if _, err := q.Enqueue(ctx, []byte("poison")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := q.Enqueue(ctx, []byte("fine")); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "dead letter", func() bool { return counts(t, q).Dead == 1 })
+		dead, err := q.PeekDead(ctx, 10)
+		if err != nil || len(dead) != 1 {
+			t.Fatalf("PeekDead = %v, %v", dead, err)
+		}
+		if d := dead[0]; string(d.Payload) != "poison" || d.Deliveries != 3 || d.LastError != "cannot parse delivery 3" {
+			t.Errorf("dead letter = %+v, want poison after 3 deliveries", d)
+		}
+		if got := calls.Load(); got != 4 {
+			t.Errorf("handler calls = %d, want 3 for poison + 1 for fine", got)
+		}
+		healed.Store(true)
+		n, err := q.RequeueDead(ctx, 0)
+		if err != nil || n != 1 {
+			t.Fatalf("RequeueDead = %d, %v", n, err)
+		}
+		waitFor(t, "requeued message handled", func() bool { return counts(t, q) == queue.Counts{} })
+		if got := calls.Load(); got != 5 {
+			t.Errorf("handler calls = %d, want 5", got)
+		}
+	})
+}
+
+func TestWorker_Handle_PermanentDeadLettersAtOnce(t *testing.T) {
+	redistest.EachTopology(t, func(t *testing.T, tp *redistest.Topology) {
+		ctx := t.Context()
+		q := newQueue(t, tp.Client(t), nil)
+		var calls atomic.Int32
+		w := consume(t, q, func(ctx context.Context, m *queue.Message) error {
+			calls.Add(1)
+			if string(m.Payload) == "panic" {
+				panic("bad input")
+			}
+			return queue.Permanent(errors.New("unknown customer"))
+		}, fastWorker(2))
+		if _, err := q.Enqueue(ctx, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := q.Enqueue(ctx, []byte("panic"), queue.WithMaxDeliveries(1)); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "dead letters", func() bool { return counts(t, q).Dead == 2 })
+		dead, err := q.PeekDead(ctx, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, d := range dead {
+			got[string(d.Payload)] = d.LastError
+		}
+		if got["x"] != "unknown customer" || got["panic"] != "queue: handler panicked: bad input" {
+			t.Errorf("dead letters = %v", got)
+		}
+		if calls.Load() != 2 || w.Stats().DeadLettered != 2 {
+			t.Errorf("calls %d, stats %+v; want 2 calls, 2 dead-lettered", calls.Load(), w.Stats())
+		}
+	})
+}
+
+func TestWorker_Handle_DelayedArrivesNoEarlierThanDue(t *testing.T) {
+	redistest.EachTopology(t, func(t *testing.T, tp *redistest.Topology) {
+		ctx := t.Context()
+		q := newQueue(t, tp.Client(t), nil)
+		got := make(chan time.Time, 1)
+		consume(t, q, func(ctx context.Context, m *queue.Message) error {
+			got <- time.Now()
+			return nil
+		}, fastWorker(1))
+		start := time.Now()
+		if _, err := q.Enqueue(ctx, []byte("later"), queue.WithDelay(400*time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
+		if c := counts(t, q); c.Delayed != 1 {
+			t.Errorf("counts = %+v, want 1 delayed", c)
+		}
+		at := <-got
+		if d := at.Sub(start); d < 400*time.Millisecond {
+			t.Errorf("delivered after %v, before its 400ms delay", d)
+		}
+	})
+}
+
+func TestWorker_Heartbeat_KeepsLongHandlerInvisible(t *testing.T) {
+	redistest.EachTopology(t, func(t *testing.T, tp *redistest.Topology) {
+		ctx := t.Context()
+		q := newQueue(t, tp.Client(t), nil)
+		var calls atomic.Int32
+		opt := fastWorker(2)
+		opt.VisibilityTimeout = 150 * time.Millisecond
+		opt.HeartbeatInterval = 30 * time.Millisecond
+		w := consume(t, q, func(ctx context.Context, m *queue.Message) error {
+			calls.Add(1)
+			select {
+			case <-time.After(600 * time.Millisecond): // four visibility timeouts
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}, opt)
+		if _, err := q.Enqueue(ctx, []byte("slow")); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "ack", func() bool { return w.Stats().Acked == 1 })
+		if n := calls.Load(); n != 1 {
+			t.Errorf("handler ran %d times, want 1: heartbeats did not hold the delivery", n)
+		}
+	})
+}
+
+func TestWorker_Heartbeat_LostDeliveryCancelsHandler(t *testing.T) {
+	ctx := t.Context()
+	q := newQueue(t, redistest.Standalone.Client(t), nil)
+	canceled := make(chan error, 1)
+	started := make(chan *queue.Message, 1)
+	opt := fastWorker(1)
+	opt.HeartbeatInterval = 20 * time.Millisecond
+	w := consume(t, q, func(ctx context.Context, m *queue.Message) error {
+		started <- m
+		<-ctx.Done()
+		canceled <- ctx.Err()
+		return ctx.Err()
+	}, opt)
+	if _, err := q.Enqueue(ctx, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	m := <-started
+	// Someone else finishes the delivery (as if reclaimed and redone).
+	if err := q.Ack(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-canceled; !errors.Is(err, context.Canceled) {
+		t.Errorf("handler ctx = %v, want canceled", err)
+	}
+	waitFor(t, "stale nack counted", func() bool { return w.Stats().Stale == 1 })
+	if s := w.Stats(); s.LostLeases != 1 {
+		t.Errorf("stats = %+v, want 1 lost lease", s)
+	}
+}
+
+// TestWorker_Shutdown_WaitsForHandlersAndLeavesNoGoroutine is not
+// parallel, so goleak sees only its own goroutines.
+func TestWorker_Shutdown_WaitsForHandlersAndLeavesNoGoroutine(t *testing.T) {
+	rdb := redistest.Standalone.NewClient(t)
+	defer rdb.Close()
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	ctx := t.Context()
+	q := newQueue(t, rdb, nil)
+	started := make(chan struct{}, 3)
+	release := make(chan struct{})
+	var finished atomic.Int32
+	w, err := q.Consume(queue.HandlerFunc(func(ctx context.Context, m *queue.Message) error {
+		started <- struct{}{}
+		<-release
+		finished.Add(1)
+		return nil
+	}), fastWorker(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if _, err := q.Enqueue(ctx, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 3 {
+		<-started
+	}
+	shut := make(chan error, 1)
+	go func() { shut <- w.Shutdown(context.Background()) }()
+	close(release)
+	if err := <-shut; err != nil {
+		t.Fatalf("Shutdown = %v", err)
+	}
+	// The 3 running handlers finished; the fetcher may have taken the other
+	// two before it saw the shutdown, and then waited for them too.
+	c := counts(t, q)
+	if n := finished.Load(); n < 3 || int64(n)+c.Ready != 5 || c.InFlight != 0 {
+		t.Errorf("%d handlers finished, counts %+v; want >= 3 finished, the rest ready, none in flight", n, c)
+	}
+	if err := w.Shutdown(ctx); err != nil {
+		t.Errorf("second Shutdown = %v", err)
+	}
+}
+
+// TestWorker_Shutdown_DeadlineReturnsRunningToReady is not parallel, so
+// goleak sees only its own goroutines.
+func TestWorker_Shutdown_DeadlineReturnsRunningToReady(t *testing.T) {
+	rdb := redistest.Standalone.NewClient(t)
+	defer rdb.Close()
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	q := newQueue(t, rdb, nil)
+	started := make(chan struct{}, 2)
+	w, err := q.Consume(queue.HandlerFunc(func(ctx context.Context, m *queue.Message) error {
+		started <- struct{}{}
+		<-ctx.Done()
+		return ctx.Err()
+	}), fastWorker(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := q.Enqueue(t.Context(), []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-started
+	<-started
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := w.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Shutdown = %v, want DeadlineExceeded", err)
+	}
+	if c := counts(t, q); c != (queue.Counts{Ready: 2}) {
+		t.Errorf("counts after abandoning = %+v, want both back in ready", c)
+	}
+}
+
+func TestWorkerOptions_Validate(t *testing.T) {
+	q := newQueue(t, redistest.Standalone.Client(t), nil)
+	h := queue.HandlerFunc(func(context.Context, *queue.Message) error { return nil })
+	tests := []struct {
+		name string
+		opt  queue.WorkerOptions
+	}{
+		{name: "negative concurrency", opt: queue.WorkerOptions{Concurrency: -1}},
+		{name: "heartbeat not below visibility", opt: queue.WorkerOptions{VisibilityTimeout: time.Second, HeartbeatInterval: time.Second}},
+		{name: "tiny visibility", opt: queue.WorkerOptions{VisibilityTimeout: time.Millisecond}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if w, err := q.Consume(h, &tt.opt); err == nil {
+				_ = w.Close()
+				t.Errorf("Consume(%+v) = nil error", tt.opt)
+			}
+		})
+	}
+	if _, err := q.Consume(nil, nil); err == nil {
+		t.Error("Consume(nil handler) = nil error")
+	}
+}
