@@ -1,0 +1,376 @@
+package middleware
+
+import (
+	"math"
+	"net/http"
+	"net/textproto"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// directives is a parsed Cache-Control field: lowercase directive name to
+// its argument ("" when it has none). The first occurrence of a directive
+// wins (RFC 9111 section 4.2.1).
+type directives map[string]string
+
+// parseDirectives parses every Cache-Control field line of h. Quoted
+// arguments may contain commas (no-cache="Set-Cookie, X-A").
+func parseDirectives(h http.Header) directives {
+	lines := h.Values("Cache-Control")
+	if len(lines) == 0 {
+		return nil
+	}
+	d := make(directives, 4)
+	for _, line := range lines {
+		for len(line) > 0 {
+			var item string
+			item, line = nextListItem(line)
+			name, arg, _ := strings.Cut(item, "=")
+			name = strings.ToLower(strings.TrimSpace(name))
+			if name == "" {
+				continue
+			}
+			arg = strings.TrimSpace(arg)
+			if len(arg) >= 2 && arg[0] == '"' && arg[len(arg)-1] == '"' {
+				arg = unquote(arg[1 : len(arg)-1])
+			}
+			if _, seen := d[name]; !seen {
+				d[name] = arg
+			}
+		}
+	}
+	return d
+}
+
+// nextListItem splits s at the first comma that is not inside a quoted
+// string.
+func nextListItem(s string) (item, rest string) {
+	inQuote := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\' && inQuote:
+			i++
+		case c == '"':
+			inQuote = !inQuote
+		case c == ',' && !inQuote:
+			return s[:i], s[i+1:]
+		}
+	}
+	return s, ""
+}
+
+func unquote(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) {
+			i++
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func (d directives) has(name string) bool { _, ok := d[name]; return ok }
+
+// seconds returns the delta-seconds argument of name and whether the
+// directive is present. An argument that is not a valid delta-seconds counts
+// as 0 (so a malformed max-age makes a response stale, never fresh); one
+// beyond 2^31 is capped there (RFC 9111 section 1.2.2).
+func (d directives) seconds(name string) (time.Duration, bool) {
+	v, ok := d[name]
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange && v != "" && v[0] != '-' {
+			n = math.MaxInt32 + 1
+		} else {
+			return 0, true
+		}
+	}
+	if n < 0 {
+		return 0, true
+	}
+	if n > math.MaxInt32+1 {
+		n = math.MaxInt32 + 1
+	}
+	return time.Duration(n) * time.Second, true
+}
+
+// requestDirectives are the request directives a shared cache acts on.
+type requestDirectives struct {
+	noCache, noStore, onlyIfCached bool
+	maxAge                         time.Duration
+	hasMaxAge                      bool
+	maxStale                       time.Duration // -1: any staleness
+	hasMaxStale                    bool
+	minFresh                       time.Duration
+}
+
+// parseRequest reads Cache-Control (and Pragma: no-cache when there is no
+// Cache-Control, RFC 9111 section 5.4) from a request.
+func parseRequest(h http.Header) requestDirectives {
+	d := parseDirectives(h)
+	var rd requestDirectives
+	if d == nil {
+		for _, p := range h.Values("Pragma") {
+			if strings.Contains(strings.ToLower(p), "no-cache") {
+				rd.noCache = true
+			}
+		}
+		return rd
+	}
+	rd.noCache = d.has("no-cache")
+	rd.noStore = d.has("no-store")
+	rd.onlyIfCached = d.has("only-if-cached")
+	rd.maxAge, rd.hasMaxAge = d.seconds("max-age")
+	if v, ok := d["max-stale"]; ok {
+		rd.hasMaxStale = true
+		if v == "" {
+			rd.maxStale = -1
+		} else {
+			rd.maxStale, _ = d.seconds("max-stale")
+		}
+	}
+	rd.minFresh, _ = d.seconds("min-fresh")
+	return rd
+}
+
+// heuristicStatus lists the status codes that are cacheable by default
+// (RFC 9110 section 15.1); only these get Options.DefaultTTL.
+var heuristicStatus = map[int]bool{
+	200: true, 203: true, 204: true, 300: true, 301: true, 308: true,
+	404: true, 405: true, 410: true, 414: true, 501: true,
+}
+
+// understoodStatus lists the final status codes the cache stores when the
+// response carries explicit freshness. 206 (no range support) and 304 are
+// never stored.
+var understoodStatus = map[int]bool{
+	200: true, 203: true, 204: true, 300: true, 301: true, 302: true, 303: true,
+	307: true, 308: true, 404: true, 405: true, 410: true, 414: true, 451: true,
+	500: true, 501: true, 502: true, 503: true, 504: true,
+}
+
+// policy is what the response headers say about storing and reusing a
+// response in a shared cache.
+type policy struct {
+	lifetime     time.Duration // freshness lifetime
+	explicit     bool          // lifetime came from s-maxage, max-age or Expires
+	noCache      bool          // must be validated before every reuse
+	mustReval    bool          // must-revalidate, proxy-revalidate or s-maxage
+	swr, sie     time.Duration // stale-while-revalidate, stale-if-error
+	hasValidator bool
+}
+
+// responsePolicy computes the freshness lifetime of a response (RFC 9111
+// section 4.2.1): s-maxage, then max-age, then Expires minus Date; else
+// defaultTTL for heuristically cacheable statuses.
+func responsePolicy(status int, h http.Header, d directives, defaultTTL time.Duration) policy {
+	var p policy
+	p.hasValidator = h.Get("ETag") != "" || h.Get("Last-Modified") != ""
+	p.noCache = d.has("no-cache")
+	p.mustReval = d.has("must-revalidate") || d.has("proxy-revalidate") || d.has("s-maxage")
+	p.swr, _ = d.seconds("stale-while-revalidate")
+	p.sie, _ = d.seconds("stale-if-error")
+	if v, ok := d.seconds("s-maxage"); ok {
+		p.lifetime, p.explicit = v, true
+	} else if v, ok := d.seconds("max-age"); ok {
+		p.lifetime, p.explicit = v, true
+	} else if exp := h.Values("Expires"); len(exp) > 0 {
+		p.explicit = true
+		if t, err := http.ParseTime(exp[0]); err == nil {
+			date := responseDate(h)
+			if !date.IsZero() && t.After(date) {
+				p.lifetime = t.Sub(date)
+			}
+		}
+	} else if defaultTTL > 0 && (heuristicStatus[status] || d.has("public")) {
+		p.lifetime = defaultTTL
+	}
+	return p
+}
+
+func responseDate(h http.Header) time.Time {
+	t, err := http.ParseTime(h.Get("Date"))
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}
+
+// storable reports why a response may not be stored by a shared cache
+// (RFC 9111 section 3), or "" when it may.
+func storable(reqHeader http.Header, rd requestDirectives, status int, h http.Header, d directives, p policy, allowCookies bool) string {
+	switch {
+	case rd.noStore:
+		return "request no-store"
+	case d.has("no-store"):
+		return "no-store"
+	case d.has("private"):
+		return "private"
+	case !understoodStatus[status]:
+		return "status"
+	case strings.Contains(h.Get("Vary"), "*"):
+		return "vary *"
+	case reqHeader.Get("Authorization") != "" && !d.has("public") && !d.has("s-maxage") && !d.has("must-revalidate"):
+		return "authorization"
+	case !allowCookies && len(h.Values("Set-Cookie")) > 0:
+		return "set-cookie"
+	case h.Get("Content-Range") != "":
+		return "partial"
+	}
+	if p.lifetime > 0 {
+		return ""
+	}
+	if p.noCache && p.hasValidator && heuristicStatus[status] {
+		return ""
+	}
+	if p.lifetime == 0 && p.explicit && p.hasValidator {
+		return "" // max-age=0 with a validator: kept for revalidation
+	}
+	return "no freshness"
+}
+
+// normalizeVary returns the Vary field of h as a sorted, deduplicated,
+// comma-joined list of canonical header names, and whether it contains "*".
+func normalizeVary(h http.Header) (spec string, star bool) {
+	vals := h.Values("Vary")
+	if len(vals) == 0 {
+		return "", false
+	}
+	var names []string
+	for _, v := range vals {
+		for _, n := range strings.Split(v, ",") {
+			n = strings.TrimSpace(n)
+			if n == "" {
+				continue
+			}
+			if n == "*" {
+				return "*", true
+			}
+			names = append(names, textproto.CanonicalMIMEHeaderKey(n))
+		}
+	}
+	slices.Sort(names)
+	names = slices.Compact(names)
+	return strings.Join(names, ","), false
+}
+
+// caseInsensitiveValues lists request fields whose values compare without
+// case, so "GZIP" and "gzip" select the same variant.
+var caseInsensitiveValues = map[string]bool{
+	"Accept-Encoding": true, "Accept-Language": true, "Accept-Charset": true,
+}
+
+// varyValues returns the normalised values of the headers named in spec,
+// as they appear in the request: field lines combined, whitespace around
+// list members removed, absent fields distinguished from empty ones.
+func varyValues(spec string, h http.Header) string {
+	if spec == "" {
+		return ""
+	}
+	var b strings.Builder
+	for name := range strings.SplitSeq(spec, ",") {
+		b.WriteString(name)
+		vals, ok := h[name]
+		if !ok {
+			b.WriteString("\x00\n")
+			continue
+		}
+		b.WriteByte('=')
+		first := true
+		for _, v := range vals {
+			for m := range strings.SplitSeq(v, ",") {
+				m = strings.Join(strings.Fields(m), " ")
+				if m == "" {
+					continue
+				}
+				if caseInsensitiveValues[name] {
+					m = strings.ToLower(m)
+				}
+				if !first {
+					b.WriteByte(',')
+				}
+				first = false
+				b.WriteString(m)
+			}
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// etagMatch reports whether the If-None-Match list matches etag by the weak
+// comparison (RFC 9110 section 13.1.2).
+func etagMatch(ifNoneMatch []string, etag string) bool {
+	if etag == "" {
+		return false
+	}
+	want := strings.TrimPrefix(etag, "W/")
+	for _, line := range ifNoneMatch {
+		for len(line) > 0 {
+			var item string
+			item, line = nextListItem(line)
+			item = strings.TrimSpace(item)
+			if item == "*" || strings.TrimPrefix(item, "W/") == want {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// notModified reports whether the conditional headers of a GET or HEAD
+// request are satisfied by a stored response with header h, so 304 is the
+// answer (RFC 9110 section 13.2.2: If-None-Match wins over
+// If-Modified-Since).
+func notModified(req http.Header, h http.Header) bool {
+	if inm := req.Values("If-None-Match"); len(inm) > 0 {
+		return etagMatch(inm, h.Get("ETag"))
+	}
+	ims := req.Get("If-Modified-Since")
+	if ims == "" {
+		return false
+	}
+	t, err := http.ParseTime(ims)
+	if err != nil {
+		return false
+	}
+	lm, err := http.ParseTime(h.Get("Last-Modified"))
+	if err != nil {
+		return false
+	}
+	return !lm.After(t)
+}
+
+// hopByHop are fields never stored nor replayed (RFC 9111 section 3.1).
+var hopByHop = []string{
+	"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate",
+	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
+}
+
+// stripForStorage removes the fields a cache must not store or that it
+// recomputes on every use.
+func stripForStorage(h http.Header, allowCookies bool) {
+	for _, c := range h.Values("Connection") {
+		for n := range strings.SplitSeq(c, ",") {
+			if n = strings.TrimSpace(n); n != "" {
+				h.Del(n)
+			}
+		}
+	}
+	for _, n := range hopByHop {
+		h.Del(n)
+	}
+	h.Del("Content-Length")
+	if !allowCookies {
+		h.Del("Set-Cookie")
+	}
+}

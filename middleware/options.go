@@ -1,0 +1,175 @@
+package middleware
+
+import (
+	"errors"
+	"fmt"
+	"log"
+	"net/http"
+	"time"
+)
+
+// CacheOptions configure a [Cache]. The zero value is usable: every field
+// says what its zero value means.
+type CacheOptions struct {
+	// Prefix starts every Redis key the cache writes. If empty, "aside:http".
+	Prefix string
+
+	// Name is the cache's name in the Cache-Status field (RFC 9211). If
+	// empty, "aside". It must be a valid structured-field token.
+	Name string
+
+	// Key returns the cache key of a GET or HEAD request. It must not
+	// depend on anything but the request target and, if it wants, fields
+	// that are the same for every client (use Vary for the rest). If nil,
+	// the key is the absolute URL: "http" or "https" (from r.TLS), the
+	// lowercased host and r.URL.RequestURI().
+	Key func(r *http.Request) string
+
+	// DefaultTTL is the freshness lifetime given to responses that carry no
+	// explicit one (no s-maxage, max-age or Expires) but have a status that
+	// is cacheable by default (200, 203, 204, 300, 301, 308, 404, 405, 410,
+	// 414, 501) or say "public". If zero, such responses are not stored.
+	DefaultTTL time.Duration
+
+	// StaleKeep is how long a response with a validator (ETag or
+	// Last-Modified) stays stored after it goes stale, so the handler can
+	// answer a revalidation with a cheap 304. If zero, 1 minute; if
+	// negative, stale responses are kept only for their stale-while-
+	// revalidate or stale-if-error windows.
+	StaleKeep time.Duration
+
+	// MaxBodySize is the largest body the cache stores. A response whose
+	// Content-Length is larger is passed through without buffering; one
+	// that grows past it while streaming stops being buffered and is not
+	// stored. If zero, 1 MiB. Negative is an error.
+	MaxBodySize int64
+
+	// AllowSetCookie stores responses that carry Set-Cookie, cookies
+	// included, so every client gets them. If false, such responses are not
+	// stored.
+	AllowSetCookie bool
+
+	// TagHeader is the response field in which the handler lists the
+	// response's tags, separated by spaces, for [Cache.PurgeTags]. The
+	// field is removed before the response leaves the cache. If empty,
+	// "Surrogate-Key".
+	TagHeader string
+
+	// OpTimeout bounds each Redis operation on the request path; when it
+	// runs out the request is served by the handler as if nothing were
+	// cached (fail open). If zero, 200 ms.
+	OpTimeout time.Duration
+
+	// Backoff is how long the cache leaves Redis alone after an operation
+	// failed or timed out, passing every request straight to the handler,
+	// so a dead Redis costs one timeout per Backoff rather than one per
+	// request. If zero, 1 second; if negative, never.
+	Backoff time.Duration
+
+	// LeaseTTL bounds how long other instances wait for the one instance
+	// that is filling a missed response: concurrent misses of one URL in
+	// different processes are collapsed onto one handler call through a
+	// Redis lease of this length. A handler slower than LeaseTTL lets the
+	// waiters run it themselves. If zero, 10 seconds; if negative, misses
+	// are collapsed only within a process.
+	LeaseTTL time.Duration
+
+	// RefreshTimeout bounds a background revalidation started by
+	// stale-while-revalidate. If zero, 30 seconds.
+	RefreshTimeout time.Duration
+
+	// ErrorLog receives panics swallowed because a stale response was
+	// served instead (stale-if-error). If nil, the log package's standard
+	// logger.
+	ErrorLog *log.Logger
+}
+
+// Defaults of [CacheOptions].
+const (
+	defaultPrefix      = "aside:http"
+	defaultName        = "aside"
+	defaultStaleKeep   = time.Minute
+	defaultMaxBody     = 1 << 20
+	defaultTagHeader   = "Surrogate-Key"
+	defaultOpTimeout   = 200 * time.Millisecond
+	defaultBackoff     = time.Second
+	defaultLeaseTTL    = 10 * time.Second
+	defaultRefresh     = 30 * time.Second
+	purgeMarkerTTL     = 10 * time.Minute
+	maxWaitRounds      = 3
+	passMemory         = 5 * time.Second
+	maxHints           = 1 << 14
+	backgroundKeySpace = "bg"
+)
+
+// ErrInvalidOptions is returned by [NewCache] and [NewIdempotency] for
+// options that cannot work.
+var ErrInvalidOptions = errors.New("middleware: invalid options")
+
+func (o CacheOptions) withDefaults() (CacheOptions, error) {
+	if o.Prefix == "" {
+		o.Prefix = defaultPrefix
+	}
+	if o.Name == "" {
+		o.Name = defaultName
+	}
+	if !isToken(o.Name) {
+		return o, fmt.Errorf("%w: Name %q is not a token", ErrInvalidOptions, o.Name)
+	}
+	switch {
+	case o.DefaultTTL < 0:
+		return o, fmt.Errorf("%w: negative DefaultTTL", ErrInvalidOptions)
+	case o.MaxBodySize < 0:
+		return o, fmt.Errorf("%w: negative MaxBodySize", ErrInvalidOptions)
+	case o.OpTimeout < 0:
+		return o, fmt.Errorf("%w: negative OpTimeout", ErrInvalidOptions)
+	case o.RefreshTimeout < 0:
+		return o, fmt.Errorf("%w: negative RefreshTimeout", ErrInvalidOptions)
+	}
+	if o.StaleKeep == 0 {
+		o.StaleKeep = defaultStaleKeep
+	} else if o.StaleKeep < 0 {
+		o.StaleKeep = 0
+	}
+	if o.MaxBodySize == 0 {
+		o.MaxBodySize = defaultMaxBody
+	}
+	if o.TagHeader == "" {
+		o.TagHeader = defaultTagHeader
+	}
+	if o.OpTimeout == 0 {
+		o.OpTimeout = defaultOpTimeout
+	}
+	if o.Backoff == 0 {
+		o.Backoff = defaultBackoff
+	}
+	if o.LeaseTTL == 0 {
+		o.LeaseTTL = defaultLeaseTTL
+	}
+	if o.RefreshTimeout == 0 {
+		o.RefreshTimeout = defaultRefresh
+	}
+	if o.ErrorLog == nil {
+		o.ErrorLog = log.Default()
+	}
+	return o, nil
+}
+
+// isToken reports whether s is a structured-field token (RFC 8941).
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	c := s[0]
+	if !(c == '*' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || c == '"' || c == '(' || c == ')' || c == ',' || c == ';' || c == '=' ||
+			c == '<' || c == '>' || c == '@' || c == '[' || c == '\\' || c == ']' || c == '?' || c == '{' || c == '}' {
+			return false
+		}
+	}
+	return true
+}

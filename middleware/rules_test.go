@@ -1,0 +1,479 @@
+package middleware
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aside-go/aside/internal/redistest"
+)
+
+// step is one request of a rule case and what must come back.
+type step struct {
+	advance    time.Duration // clock moves before the request
+	method     string        // GET if empty
+	path       string        // "/r" if empty
+	header     http.Header
+	wantStatus int    // 200 if zero
+	wantCS     string // Cache-Status must end with this (after "name; ")
+	wantCalls  int32  // handler calls so far
+	wantBody   *string
+	wantHeader map[string]string // "" means absent
+	background bool              // wait for background revalidations after
+}
+
+// rule is one caching rule: a handler and the requests that show it.
+type rule struct {
+	name    string
+	opt     *CacheOptions
+	respond func(w http.ResponseWriter, r *http.Request, call int32)
+	steps   []step
+}
+
+func body(s string) *string { return &s }
+
+func hdr(kv ...string) http.Header {
+	h := http.Header{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		h.Add(kv[i], kv[i+1])
+	}
+	return h
+}
+
+// fixed answers every call with the same fields and "v<call>" as body.
+func fixed(kv ...string) func(http.ResponseWriter, *http.Request, int32) {
+	return func(w http.ResponseWriter, r *http.Request, call int32) {
+		for i := 0; i+1 < len(kv); i += 2 {
+			w.Header().Add(kv[i], kv[i+1])
+		}
+		fmt.Fprintf(w, "v%d", call)
+	}
+}
+
+var rules = []rule{
+	{
+		name:    "max-age: miss stored, then hit with Age",
+		respond: fixed("Cache-Control", "max-age=60"),
+		steps: []step{
+			{wantCS: "fwd=uri-miss; fwd-status=200; stored", wantCalls: 1, wantBody: body("v1")},
+			{advance: 5 * time.Second, wantCS: "hit; ttl=55", wantCalls: 1, wantBody: body("v1"), wantHeader: map[string]string{"Age": "5"}},
+			{advance: 60 * time.Second, wantCS: "fwd=miss; fwd-status=200; stored", wantCalls: 2, wantBody: body("v2")},
+		},
+	},
+	{
+		name:    "s-maxage wins over max-age for a shared cache",
+		respond: fixed("Cache-Control", "max-age=0, s-maxage=30"),
+		steps: []step{
+			{wantCalls: 1},
+			{advance: 10 * time.Second, wantCS: "hit; ttl=20", wantCalls: 1},
+		},
+	},
+	{
+		name: "Expires minus Date",
+		respond: func(w http.ResponseWriter, r *http.Request, call int32) {
+			now := time.Now().UTC()
+			w.Header().Set("Date", now.Format(http.TimeFormat))
+			w.Header().Set("Expires", now.Add(40*time.Second).Format(http.TimeFormat))
+			fmt.Fprintf(w, "v%d", call)
+		},
+		steps: []step{{wantCalls: 1}, {wantCalls: 1, wantCS: "hit; ttl=40"}},
+	},
+	{
+		name:    "no freshness information: not stored",
+		respond: fixed("Content-Type", "text/plain"),
+		steps:   []step{{wantCS: "fwd=uri-miss; fwd-status=200", wantCalls: 1}, {wantCalls: 2}},
+	},
+	{
+		name:    "no freshness information with DefaultTTL: stored",
+		opt:     &CacheOptions{DefaultTTL: time.Minute},
+		respond: fixed("Content-Type", "text/plain"),
+		steps:   []step{{wantCS: "fwd=uri-miss; fwd-status=200; stored", wantCalls: 1}, {wantCalls: 1, wantCS: "hit; ttl=60"}},
+	},
+	{
+		name:    "malformed max-age is stale, not fresh",
+		respond: fixed("Cache-Control", "max-age=soon"),
+		steps:   []step{{wantCalls: 1}, {wantCalls: 2}},
+	},
+	{
+		name:    "response no-store",
+		respond: fixed("Cache-Control", "no-store, max-age=60"),
+		steps:   []step{{wantCalls: 1, wantCS: "fwd=uri-miss; fwd-status=200"}, {wantCalls: 2}},
+	},
+	{
+		name:    "response private",
+		respond: fixed("Cache-Control", "private, max-age=60"),
+		steps:   []step{{wantCalls: 1}, {wantCalls: 2}},
+	},
+	{
+		name:    "Set-Cookie not stored by default",
+		respond: fixed("Cache-Control", "max-age=60", "Set-Cookie", "sid=secret"),
+		steps:   []step{{wantCalls: 1, wantHeader: map[string]string{"Set-Cookie": "sid=secret"}}, {wantCalls: 2}},
+	},
+	{
+		name:    "Set-Cookie stored when allowed",
+		opt:     &CacheOptions{AllowSetCookie: true},
+		respond: fixed("Cache-Control", "max-age=60", "Set-Cookie", "a=1"),
+		steps:   []step{{wantCalls: 1}, {wantCalls: 1, wantCS: "hit; ttl=60", wantHeader: map[string]string{"Set-Cookie": "a=1"}}},
+	},
+	{
+		name:    "Authorization: max-age alone is not enough",
+		respond: fixed("Cache-Control", "max-age=60"),
+		steps: []step{
+			{header: hdr("Authorization", "Bearer x"), wantCalls: 1, wantCS: "fwd=uri-miss; fwd-status=200"},
+			{header: hdr("Authorization", "Bearer x"), wantCalls: 2},
+		},
+	},
+	{
+		name:    "Authorization with public",
+		respond: fixed("Cache-Control", "public, max-age=60"),
+		steps: []step{
+			{header: hdr("Authorization", "Bearer x"), wantCalls: 1, wantCS: "fwd=uri-miss; fwd-status=200; stored"},
+			{header: hdr("Authorization", "Bearer x"), wantCalls: 1, wantCS: "hit; ttl=60"},
+		},
+	},
+	{
+		name:    "status without default cacheability needs explicit freshness",
+		opt:     &CacheOptions{DefaultTTL: time.Minute},
+		respond: func(w http.ResponseWriter, r *http.Request, c int32) { w.WriteHeader(http.StatusTeapot) },
+		steps:   []step{{wantStatus: 418, wantCalls: 1}, {wantStatus: 418, wantCalls: 2}},
+	},
+	{
+		name: "404 with max-age is stored",
+		respond: func(w http.ResponseWriter, r *http.Request, c int32) {
+			w.Header().Set("Cache-Control", "max-age=60")
+			http.NotFound(w, r)
+		},
+		steps: []step{{wantStatus: 404, wantCalls: 1}, {wantStatus: 404, wantCalls: 1, wantCS: "hit; ttl=60"}},
+	},
+	{
+		name: "Vary: variants by normalised Accept-Encoding",
+		respond: func(w http.ResponseWriter, r *http.Request, call int32) {
+			w.Header().Set("Cache-Control", "max-age=60")
+			w.Header().Set("Vary", "accept-encoding")
+			fmt.Fprintf(w, "%s-%d", strings.ToLower(strings.ReplaceAll(r.Header.Get("Accept-Encoding"), " ", "")), call)
+		},
+		steps: []step{
+			{header: hdr("Accept-Encoding", "gzip, br"), wantCalls: 1, wantBody: body("gzip,br-1"), wantCS: "fwd=uri-miss; fwd-status=200; stored"},
+			{header: hdr("Accept-Encoding", "identity"), wantCalls: 2, wantBody: body("identity-2"), wantCS: "fwd=vary-miss; fwd-status=200; stored"},
+			{header: hdr("Accept-Encoding", "GZIP,br"), wantCalls: 2, wantBody: body("gzip,br-1"), wantCS: "hit; ttl=60"},
+			{header: hdr("Accept-Encoding", "identity"), wantCalls: 2, wantBody: body("identity-2")},
+			{wantCalls: 3, wantCS: "fwd=vary-miss; fwd-status=200; stored"},
+		},
+	},
+	{
+		name:    "Vary: * is never served from cache",
+		respond: fixed("Cache-Control", "max-age=60", "Vary", "*"),
+		steps:   []step{{wantCalls: 1}, {wantCalls: 2}},
+	},
+	{
+		name:    "request no-cache goes forward",
+		respond: fixed("Cache-Control", "max-age=60"),
+		steps: []step{
+			{wantCalls: 1},
+			{header: hdr("Cache-Control", "no-cache"), wantCalls: 2, wantCS: "fwd=request; fwd-status=200; stored", wantBody: body("v2")},
+			{wantCalls: 2, wantBody: body("v2")},
+		},
+	},
+	{
+		name:    "Pragma: no-cache without Cache-Control",
+		respond: fixed("Cache-Control", "max-age=60"),
+		steps:   []step{{wantCalls: 1}, {header: hdr("Pragma", "no-cache"), wantCalls: 2, wantCS: "fwd=request; fwd-status=200; stored"}},
+	},
+	{
+		name:    "request no-store: served from cache, never stores",
+		respond: fixed("Cache-Control", "max-age=60"),
+		steps: []step{
+			{header: hdr("Cache-Control", "no-store"), wantCalls: 1, wantCS: "fwd=uri-miss; fwd-status=200"},
+			{wantCalls: 2, wantCS: "fwd=uri-miss; fwd-status=200; stored"},
+			{header: hdr("Cache-Control", "no-store"), wantCalls: 2, wantCS: "hit; ttl=60"},
+		},
+	},
+	{
+		name:    "request max-age",
+		respond: fixed("Cache-Control", "max-age=60"),
+		steps: []step{
+			{wantCalls: 1},
+			{advance: 20 * time.Second, header: hdr("Cache-Control", "max-age=30"), wantCalls: 1, wantCS: "hit; ttl=40"},
+			{header: hdr("Cache-Control", "max-age=10"), wantCalls: 2, wantCS: "fwd=request; fwd-status=200; stored"},
+		},
+	},
+	{
+		name:    "request min-fresh",
+		respond: fixed("Cache-Control", "max-age=60"),
+		steps: []step{
+			{wantCalls: 1},
+			{advance: 40 * time.Second, header: hdr("Cache-Control", "min-fresh=10"), wantCalls: 1},
+			{header: hdr("Cache-Control", "min-fresh=30"), wantCalls: 2, wantCS: "fwd=request; fwd-status=200; stored"},
+		},
+	},
+	{
+		name:    "request max-stale accepts a stale response",
+		respond: fixed("Cache-Control", "max-age=10, stale-if-error=300"),
+		steps: []step{
+			{wantCalls: 1},
+			{advance: 30 * time.Second, header: hdr("Cache-Control", "max-stale=60"), wantCalls: 1, wantCS: "hit; ttl=-20"},
+			{header: hdr("Cache-Control", "max-stale"), wantCalls: 1, wantCS: "hit; ttl=-20"},
+			{header: hdr("Cache-Control", "max-stale=5"), wantCalls: 2, wantCS: "fwd=stale; fwd-status=200; stored"},
+		},
+	},
+	{
+		name:    "must-revalidate refuses max-stale",
+		respond: fixed("Cache-Control", "max-age=10, must-revalidate", "ETag", `"a"`),
+		steps: []step{
+			{wantCalls: 1},
+			{advance: 30 * time.Second, header: hdr("Cache-Control", "max-stale=60"), wantCalls: 2, wantCS: "fwd=stale; fwd-status=200; stored"},
+		},
+	},
+	{
+		name:    "only-if-cached",
+		respond: fixed("Cache-Control", "max-age=60"),
+		steps: []step{
+			{header: hdr("Cache-Control", "only-if-cached"), wantStatus: 504, wantCalls: 0, wantCS: "detail=only-if-cached"},
+			{wantCalls: 1},
+			{header: hdr("Cache-Control", "only-if-cached"), wantCalls: 1, wantCS: "hit; ttl=60"},
+		},
+	},
+	{
+		name:    "If-None-Match answered with 304 from the cache",
+		respond: fixed("Cache-Control", "max-age=60", "ETag", `"e1"`),
+		steps: []step{
+			{header: hdr("If-None-Match", `"e1"`), wantStatus: 304, wantCalls: 1, wantCS: "fwd=uri-miss; fwd-status=200; stored"},
+			{header: hdr("If-None-Match", `"zz", W/"e1"`), wantStatus: 304, wantCalls: 1, wantCS: "hit; ttl=60", wantHeader: map[string]string{"ETag": `"e1"`}},
+			{header: hdr("If-None-Match", `"other"`), wantCalls: 1, wantBody: body("v1")},
+		},
+	},
+	{
+		name:    "If-Modified-Since answered with 304 from the cache",
+		respond: fixed("Cache-Control", "max-age=60", "Last-Modified", "Mon, 01 Jan 2024 00:00:00 GMT"),
+		steps: []step{
+			{wantCalls: 1},
+			{header: hdr("If-Modified-Since", "Tue, 02 Jan 2024 00:00:00 GMT"), wantStatus: 304, wantCalls: 1},
+			{header: hdr("If-Modified-Since", "Sun, 31 Dec 2023 00:00:00 GMT"), wantCalls: 1, wantBody: body("v1")},
+		},
+	},
+	{
+		name: "stale: revalidated with 304, stored fields refreshed",
+		respond: func(w http.ResponseWriter, r *http.Request, call int32) {
+			w.Header().Set("Cache-Control", "max-age=10")
+			w.Header().Set("ETag", `"e1"`)
+			w.Header().Set("X-Version", fmt.Sprint(call))
+			if r.Header.Get("If-None-Match") == `"e1"` {
+				w.WriteHeader(http.StatusNotModified)
+				return
+			}
+			fmt.Fprintf(w, "v%d", call)
+		},
+		steps: []step{
+			{wantCalls: 1, wantHeader: map[string]string{"X-Version": "1"}},
+			{advance: 20 * time.Second, wantCalls: 2, wantBody: body("v1"), wantCS: "fwd=stale; fwd-status=304; stored", wantHeader: map[string]string{"X-Version": "2", "Age": "0"}},
+			{advance: 5 * time.Second, wantCalls: 2, wantBody: body("v1"), wantCS: "hit; ttl=5", wantHeader: map[string]string{"X-Version": "2"}},
+			{advance: 20 * time.Second, header: hdr("If-None-Match", `"e1"`), wantStatus: 304, wantCalls: 3},
+		},
+	},
+	{
+		name:    "response no-cache: stored, revalidated on every use",
+		respond: conditional(`"n1"`, "no-cache"),
+		steps: []step{
+			{wantCalls: 1, wantCS: "fwd=uri-miss; fwd-status=200; stored"},
+			{wantCalls: 2, wantBody: body("v1"), wantCS: "fwd=stale; fwd-status=304; stored"},
+			{wantCalls: 3, wantBody: body("v1")},
+		},
+	},
+	{
+		name:    "stale-while-revalidate: stale served, one background refresh",
+		respond: fixed("Cache-Control", "max-age=10, stale-while-revalidate=60"),
+		steps: []step{
+			{wantCalls: 1},
+			{advance: 20 * time.Second, wantCalls: 2, wantBody: body("v1"), wantCS: "hit; ttl=-10; detail=revalidating", background: true},
+			{wantCalls: 2, wantBody: body("v2"), wantCS: "hit; ttl=10"},
+			{advance: 100 * time.Second, wantCalls: 3, wantCS: "fwd=miss; fwd-status=200; stored"},
+		},
+	},
+	{
+		name: "stale-if-error: 5xx replaced by the stale response",
+		respond: func(w http.ResponseWriter, r *http.Request, call int32) {
+			w.Header().Set("Cache-Control", "max-age=10, stale-if-error=60")
+			if call > 1 {
+				http.Error(w, "down", http.StatusServiceUnavailable)
+				return
+			}
+			fmt.Fprintf(w, "v%d", call)
+		},
+		steps: []step{
+			{wantCalls: 1},
+			{advance: 20 * time.Second, wantCalls: 2, wantBody: body("v1"), wantCS: "fwd=stale; fwd-status=503; ttl=-10"},
+			{advance: 100 * time.Second, wantStatus: 503, wantCalls: 3},
+		},
+	},
+	{
+		name: "stale-if-error: a panic replaced by the stale response",
+		respond: func(w http.ResponseWriter, r *http.Request, call int32) {
+			w.Header().Set("Cache-Control", "max-age=10, stale-if-error=60")
+			if call > 1 {
+				panic("handler bug")
+			}
+			fmt.Fprintf(w, "v%d", call)
+		},
+		steps: []step{
+			{wantCalls: 1},
+			{advance: 20 * time.Second, wantCalls: 2, wantBody: body("v1"), wantCS: "fwd=stale; fwd-status=500; ttl=-10"},
+		},
+	},
+	{
+		name:    "HEAD answered from a stored GET",
+		respond: fixed("Cache-Control", "max-age=60"),
+		steps: []step{
+			{method: "HEAD", wantCalls: 1, wantBody: body(""), wantCS: "fwd=uri-miss; fwd-status=200"},
+			{wantCalls: 2, wantBody: body("v2")},
+			{method: "HEAD", wantCalls: 2, wantBody: body(""), wantCS: "hit; ttl=60", wantHeader: map[string]string{"Content-Length": "2"}},
+		},
+	},
+	{
+		name: "successful unsafe methods invalidate the URL, Location and Content-Location",
+		respond: func(w http.ResponseWriter, r *http.Request, call int32) {
+			w.Header().Set("Cache-Control", "max-age=60")
+			switch {
+			case r.Method == http.MethodPost && r.URL.Path == "/r":
+				w.Header().Set("Location", "/other")
+				w.WriteHeader(http.StatusCreated)
+			case r.Method == http.MethodDelete:
+				w.Header().Set("Content-Location", "http://elsewhere.example/r")
+				w.WriteHeader(http.StatusInternalServerError)
+			case r.Method == http.MethodPut:
+				w.Header().Set("Content-Location", "/r")
+				w.WriteHeader(http.StatusNoContent)
+			default:
+				fmt.Fprintf(w, "v%d", call)
+			}
+		},
+		steps: []step{
+			{wantCalls: 1},
+			{path: "/other", wantCalls: 2},
+			{method: "POST", wantStatus: 201, wantCalls: 3, wantCS: "fwd=method; fwd-status=201"},
+			{wantCalls: 4, wantCS: "fwd=uri-miss; fwd-status=200; stored"},
+			{path: "/other", wantCalls: 5, wantCS: "fwd=uri-miss; fwd-status=200; stored"},
+			{method: "DELETE", wantStatus: 500, wantCalls: 6},
+			{wantCalls: 6, wantCS: "hit; ttl=60"},
+			{method: "PUT", path: "/elsewhere", wantStatus: 204, wantCalls: 7},
+			{wantCalls: 8, wantCS: "fwd=uri-miss; fwd-status=200; stored"},
+		},
+	},
+	{
+		name:    "partial content is not stored",
+		respond: fixed("Cache-Control", "max-age=60", "Content-Range", "bytes 0-1/10"),
+		steps:   []step{{wantCalls: 1}, {wantCalls: 2}},
+	},
+	{
+		name:    "body over MaxBodySize passes through unstored",
+		opt:     &CacheOptions{MaxBodySize: 1},
+		respond: fixed("Cache-Control", "max-age=60"),
+		steps:   []step{{wantCalls: 1, wantBody: body("v1")}, {wantCalls: 2, wantBody: body("v2")}},
+	},
+	{
+		name: "body over MaxBodySize while streaming passes through unstored",
+		opt:  &CacheOptions{MaxBodySize: 8},
+		respond: func(w http.ResponseWriter, r *http.Request, call int32) {
+			w.Header().Set("Cache-Control", "max-age=60")
+			for range 4 {
+				fmt.Fprintf(w, "chunk%d;", call)
+				w.(http.Flusher).Flush()
+			}
+		},
+		steps: []step{
+			{wantCalls: 1, wantBody: body("chunk1;chunk1;chunk1;chunk1;")},
+			{wantCalls: 2, wantBody: body("chunk2;chunk2;chunk2;chunk2;")},
+		},
+	},
+	{
+		name: "tags header is consumed, not sent",
+		respond: func(w http.ResponseWriter, r *http.Request, call int32) {
+			w.Header().Set("Cache-Control", "max-age=60")
+			w.Header().Set("Surrogate-Key", "a b")
+			fmt.Fprintf(w, "v%d", call)
+		},
+		steps: []step{
+			{wantCalls: 1, wantHeader: map[string]string{"Surrogate-Key": ""}},
+			{wantCalls: 1, wantHeader: map[string]string{"Surrogate-Key": ""}},
+		},
+	},
+}
+
+// conditional answers 304 to If-None-Match etag, else a body, always with
+// the given Cache-Control.
+func conditional(etag, cc string) func(http.ResponseWriter, *http.Request, int32) {
+	return func(w http.ResponseWriter, r *http.Request, call int32) {
+		w.Header().Set("Cache-Control", cc)
+		w.Header().Set("ETag", etag)
+		if r.Header.Get("If-None-Match") == etag {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		fmt.Fprintf(w, "v%d", call)
+	}
+}
+
+func TestCache_Handler_rules(t *testing.T) {
+	redistest.EachTopology(t, func(t *testing.T, tp *redistest.Topology) {
+		rdb := tp.Client(t)
+		for _, rc := range rules {
+			t.Run(rc.name, func(t *testing.T) {
+				t.Parallel()
+				clk := newClock()
+				c := newTestCache(t, rdb, rc.opt, clk)
+				var calls atomic.Int32
+				srv := startServer(t, c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					rc.respond(w, r, calls.Add(1))
+				})))
+				for i, s := range rc.steps {
+					clk.advance(s.advance)
+					method, path := s.method, s.path
+					if method == "" {
+						method = http.MethodGet
+					}
+					if path == "" {
+						path = "/r"
+					}
+					resp, got := do(t, srv.Client(), method, srv.URL+path, s.header)
+					if s.background {
+						c.waitBackground()
+					}
+					want := s.wantStatus
+					if want == 0 {
+						want = http.StatusOK
+					}
+					if resp.StatusCode != want {
+						t.Errorf("step %d: status = %d, want %d", i, resp.StatusCode, want)
+					}
+					if n := calls.Load(); n != s.wantCalls && s.wantCalls >= 0 {
+						t.Errorf("step %d: handler calls = %d, want %d", i, n, s.wantCalls)
+					}
+					cs := resp.Header.Values("Cache-Status")
+					last := ""
+					if len(cs) > 0 {
+						last = cs[len(cs)-1]
+					}
+					if !strings.HasPrefix(last, c.opt.Name+"; ") {
+						t.Errorf("step %d: Cache-Status = %q, want a member named %q", i, cs, c.opt.Name)
+					}
+					if s.wantCS != "" && !strings.HasSuffix(last, "; "+s.wantCS) {
+						t.Errorf("step %d: Cache-Status = %q, want it to end in %q", i, last, s.wantCS)
+					}
+					if s.wantBody != nil && got != *s.wantBody {
+						t.Errorf("step %d: body = %q, want %q", i, got, *s.wantBody)
+					}
+					for k, v := range s.wantHeader {
+						if g := resp.Header.Get(k); g != v {
+							t.Errorf("step %d: %s = %q, want %q", i, k, g, v)
+						}
+					}
+					if strings.HasPrefix(last, c.opt.Name+"; hit") && resp.Header.Get("Age") == "" {
+						t.Errorf("step %d: a hit without Age", i)
+					}
+				}
+			})
+		}
+	})
+}

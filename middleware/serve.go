@@ -1,0 +1,572 @@
+package middleware
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aside-go/aside/internal/keys"
+)
+
+type cacheHandler struct {
+	c    *Cache
+	next http.Handler
+}
+
+func (h *cacheHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		h.c.serveCacheable(w, r, h.next)
+	case http.MethodOptions, http.MethodTrace, http.MethodConnect:
+		h.next.ServeHTTP(w, r)
+	default:
+		h.c.serveUnsafe(w, r, h.next)
+	}
+}
+
+// exchange is one GET or HEAD request on its way through the cache.
+type exchange struct {
+	c    *Cache
+	w    http.ResponseWriter // nil for a background revalidation
+	r    *http.Request
+	next http.Handler
+	now  time.Time
+	rd   requestDirectives
+
+	base string // the URL's hash key
+	vary string // Vary names the variant was picked by
+	vals string // this request's values for them
+	vid  string // variant ID
+	gen  string // purge generation seen at lookup
+
+	stale *entry // stored response to revalidate, or to serve on error
+	fwd   string // why the request goes forward (Cache-Status fwd)
+}
+
+func (x *exchange) setVary(vary string) {
+	x.vary = vary
+	x.vals = varyValues(vary, x.r.Header)
+	x.vid = variantID(x.vals)
+}
+
+func (c *Cache) serveCacheable(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	x := &exchange{c: c, w: w, r: r, next: next, now: c.now(), rd: parseRequest(r.Header)}
+	if !c.redisUp(x.now) {
+		x.plain("fwd=miss; detail=redis-unavailable")
+		return
+	}
+	x.base = c.st.urlKey(c.keyOf(r))
+	e, res, err := x.load()
+	if err != nil {
+		c.failed(r, err)
+		x.plain("fwd=miss; detail=redis-unavailable")
+		return
+	}
+	x.gen = res.gen
+	x.fwd = "uri-miss"
+	if res.hasVary {
+		x.fwd = "vary-miss"
+	}
+	if e != nil && x.tryServe(e) {
+		return
+	}
+	if x.rd.onlyIfCached {
+		x.w.Header().Add("Cache-Status", c.status("detail=only-if-cached"))
+		http.Error(x.w, "not in cache (only-if-cached)", http.StatusGatewayTimeout)
+		return
+	}
+	x.forward()
+}
+
+// load reads the variant this request selects: one HMGET when the Vary
+// names of the URL are known in process, two when they changed.
+func (x *exchange) load() (*entry, lookupResult, error) {
+	c := x.c
+	vary, _ := c.hints.get(x.base)
+	x.setVary(vary)
+	ctx, cancel := c.opCtx(x.r)
+	defer cancel()
+	res, err := c.st.lookup(ctx, x.base, x.vid)
+	if err == nil && res.hasVary && res.vary != x.vary {
+		c.hints.set(x.base, res.vary)
+		x.setVary(res.vary)
+		res.raw, err = c.st.fetchVariant(ctx, x.base, x.vid)
+	}
+	if err != nil || res.raw == nil {
+		return nil, res, err
+	}
+	e, derr := decodeEntry(res.raw)
+	if derr != nil || e.vary != x.vary || e.varyVals != x.vals {
+		return nil, res, nil
+	}
+	return e, res, nil
+}
+
+// tryServe answers from e when the HTTP rules allow it and reports whether
+// it did; otherwise it records why the request goes forward and keeps e
+// for revalidation.
+func (x *exchange) tryServe(e *entry) bool {
+	c := x.c
+	age := e.age(x.now)
+	p := e.policy(c.opt.DefaultTTL)
+	if p.noCache {
+		if age > retention(p, c.opt.StaleKeep) {
+			x.fwd = "miss"
+			return false
+		}
+	} else if age > p.lifetime+max(p.swr, p.sie)+keepIf(p.hasValidator, c.opt.StaleKeep) {
+		x.fwd = "miss"
+		return false
+	}
+	ttl := p.lifetime - age
+	fresh := !p.noCache && ttl > 0
+	switch {
+	case x.rd.noCache, x.rd.hasMaxAge && age > x.rd.maxAge, fresh && x.rd.minFresh > 0 && ttl < x.rd.minFresh:
+		x.fwd = "request"
+	case p.noCache:
+		x.fwd = "stale"
+	case fresh:
+		x.serve(e, age, "hit; ttl="+secs(ttl))
+		return true
+	case !p.mustReval && x.rd.hasMaxStale && (x.rd.maxStale < 0 || -ttl <= x.rd.maxStale):
+		x.serve(e, age, "hit; ttl="+secs(ttl))
+		return true
+	case p.swr > 0 && -ttl <= p.swr:
+		x.serve(e, age, "hit; ttl="+secs(ttl)+"; detail=revalidating")
+		x.refreshLater(e)
+		return true
+	default:
+		x.fwd = "stale"
+	}
+	x.stale = e
+	return false
+}
+
+func keepIf(ok bool, d time.Duration) time.Duration {
+	if ok {
+		return d
+	}
+	return 0
+}
+
+func secs(d time.Duration) string { return strconv.FormatInt(int64(d/time.Second), 10) }
+
+// staleIfError reports whether the stale response may replace an error.
+func (x *exchange) staleIfError() bool {
+	if x.stale == nil || x.fwd != "stale" {
+		return false
+	}
+	p := x.stale.policy(x.c.opt.DefaultTTL)
+	return p.sie > 0 && x.stale.age(x.c.now())-p.lifetime <= p.sie
+}
+
+// serve writes a stored response, or a 304 when the request's conditions
+// match it.
+func (x *exchange) serve(e *entry, age time.Duration, params string) {
+	h := x.w.Header()
+	for k, v := range e.header {
+		h[k] = slices.Clone(v)
+	}
+	h.Set("Age", secs(age))
+	h.Add("Cache-Status", x.c.status(params))
+	if notModified(x.r.Header, e.header) {
+		stripFor304(h)
+		x.w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	if bodyAllowed(e.status) {
+		h.Set("Content-Length", strconv.Itoa(len(e.body)))
+	}
+	x.w.WriteHeader(e.status)
+	if x.r.Method != http.MethodHead && bodyAllowed(e.status) {
+		_, _ = x.w.Write(e.body)
+	}
+}
+
+func bodyAllowed(status int) bool {
+	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
+}
+
+// plain passes the request to the handler, only adding Cache-Status.
+func (x *exchange) plain(params string) {
+	rec := newRecorder(x.w, 0, func(status int, h http.Header) (mode, bool) {
+		h.Add("Cache-Status", x.c.status(params+"; fwd-status="+strconv.Itoa(status)))
+		return modePass, false
+	})
+	x.next.ServeHTTP(rec, x.r)
+	rec.finish()
+}
+
+// forward sends the request to the handler, collapsing identical misses:
+// in process through a flight, across instances through a Redis lease.
+func (x *exchange) forward() {
+	c := x.c
+	collapse := x.r.Method == http.MethodGet && x.fwd != "request" && !x.rd.noStore
+	key := x.base + "|" + x.vid
+	if collapse {
+		if until, ok := c.passes.get(key); ok && x.now.UnixNano() < until {
+			collapse = false
+		}
+	}
+	if !collapse {
+		x.fill(nil)
+		return
+	}
+	f, leader := c.flights.join(key)
+	if !leader {
+		if c.hook != nil {
+			c.hook("follower")
+		}
+		select {
+		case <-f.done:
+		case <-x.r.Context().Done():
+			return
+		}
+		if e := f.res; e != nil && varyValues(e.vary, x.r.Header) == e.varyVals {
+			x.serve(e, e.age(c.now()), "fwd="+x.fwd+"; collapsed")
+			return
+		}
+		x.fill(nil)
+		return
+	}
+	var shared *entry
+	defer func() { c.flights.finish(key, f, shared) }()
+	shared = x.leaderFill()
+}
+
+// leaderFill is the in-process leader's miss: take the Redis lease and
+// fill, or wait for the instance that holds it and serve what it stored.
+func (x *exchange) leaderFill() *entry {
+	c := x.c
+	if c.opt.LeaseTTL < 0 {
+		return x.fill(nil)
+	}
+	for range maxWaitRounds {
+		ctx, cancel := c.opCtx(x.r)
+		l, wait, err := c.st.acquire(ctx, x.base, x.vid, c.opt.LeaseTTL)
+		cancel()
+		if err != nil {
+			c.failed(x.r, err)
+			return x.fill(nil)
+		}
+		if l != nil {
+			return x.fill(l)
+		}
+		if c.hook != nil {
+			c.hook("waiter")
+		}
+		stored, heard, err := c.st.wait(x.r.Context(), x.base, x.vid, wait, c.opt.LeaseTTL)
+		if x.r.Context().Err() != nil {
+			return nil
+		}
+		if err != nil {
+			c.failed(x.r, err)
+			return x.fill(nil)
+		}
+		if heard && !stored {
+			return x.fill(nil)
+		}
+		e, _, err := x.load()
+		if err != nil {
+			c.failed(x.r, err)
+			return x.fill(nil)
+		}
+		if e != nil {
+			if p := e.policy(c.opt.DefaultTTL); !p.noCache && e.age(c.now()) < p.lifetime {
+				x.serve(e, e.age(c.now()), "fwd="+x.fwd+"; collapsed")
+				return e
+			}
+		}
+	}
+	return x.fill(nil)
+}
+
+// outcome is what one handler run produced.
+type outcome struct {
+	rec         *recorder
+	entry       *entry // the response to store, nil when it may not be stored
+	storable    bool   // the headers allowed storing (the body may still have failed)
+	tags        []string
+	reqTime     time.Time
+	respTime    time.Time
+	revalidated bool // the handler answered our conditional request with 304
+	failed      bool // a 5xx held back for stale-if-error
+	panicked    bool
+	panicVal    any
+}
+
+// fill runs the handler, stores what may be stored and releases l. It
+// returns the response other requests may share.
+func (x *exchange) fill(l *lease) *entry {
+	c := x.c
+	stored := false
+	if l != nil {
+		defer func() {
+			ctx, cancel := c.detachedCtx(x.r)
+			_ = c.st.release(ctx, l, stored, c.opt.LeaseTTL)
+			cancel()
+		}()
+	}
+	o := x.run()
+	switch {
+	case o.panicked:
+		if o.rec.mode != modePass && o.rec.mode != modeNotModified && x.staleIfError() {
+			c.opt.ErrorLog.Printf("middleware: handler for %s panicked, served the stale response (stale-if-error): %v", x.r.URL.Path, o.panicVal)
+			x.serveStaleOnError(http.StatusInternalServerError)
+			return nil
+		}
+		panic(o.panicVal)
+	case o.revalidated:
+		e := x.refreshed(o)
+		stored = x.save(e, o.tags)
+		params := "fwd=stale; fwd-status=304"
+		if stored {
+			params += "; stored"
+		}
+		x.serve(e, e.age(c.now()), params)
+		return e
+	case o.failed:
+		x.serveStaleOnError(o.rec.status)
+		return nil
+	case o.entry != nil:
+		stored = x.save(o.entry, o.tags)
+		return o.entry
+	}
+	if !o.storable && o.rec.status != 0 {
+		c.passes.set(x.base+"|"+x.vid, c.now().Add(passMemory).UnixNano())
+	}
+	return nil
+}
+
+func (x *exchange) serveStaleOnError(status int) {
+	e := x.stale
+	age := e.age(x.c.now())
+	ttl := e.policy(x.c.opt.DefaultTTL).lifetime - age
+	x.serve(e, age, "fwd=stale; fwd-status="+strconv.Itoa(status)+"; ttl="+secs(ttl))
+}
+
+// run calls the handler once through a recorder, with the client's
+// conditional fields replaced by the cache's own, and reports the outcome.
+// A panic is recovered into the outcome; the caller re-panics.
+func (x *exchange) run() (o outcome) {
+	c := x.c
+	req := x.r.Clone(x.r.Context())
+	req.Header.Del("If-None-Match")
+	req.Header.Del("If-Modified-Since")
+	revalidating := false
+	if x.stale != nil {
+		if et := x.stale.header.Get("ETag"); et != "" {
+			req.Header.Set("If-None-Match", et)
+			revalidating = true
+		}
+		if lm := x.stale.header.Get("Last-Modified"); lm != "" {
+			req.Header.Set("If-Modified-Since", lm)
+			revalidating = true
+		}
+	}
+	sieOK := x.staleIfError()
+	var ownStatus []string
+	o.reqTime = c.now()
+	o.rec = newRecorder(x.w, c.opt.MaxBodySize, func(status int, h http.Header) (mode, bool) {
+		o.respTime = c.now()
+		if h.Get("Date") == "" {
+			h.Set("Date", o.respTime.UTC().Format(http.TimeFormat))
+		}
+		if t := h.Get(c.opt.TagHeader); t != "" {
+			o.tags = strings.Fields(t)
+		}
+		h.Del(c.opt.TagHeader)
+		if revalidating && status == http.StatusNotModified {
+			o.revalidated = true
+			return modeHold, false
+		}
+		if sieOK && status >= 500 {
+			o.failed = true
+			return modeHold, false
+		}
+		d := parseDirectives(h)
+		p := responsePolicy(status, h, d, c.opt.DefaultTTL)
+		o.storable = x.r.Method == http.MethodGet &&
+			storable(x.r.Header, x.rd, status, h, d, p, c.opt.AllowSetCookie) == "" &&
+			retention(p, c.opt.StaleKeep) > 0
+		ownStatus = slices.Clone(h.Values("Cache-Status"))
+		params := "fwd=" + x.fwd + "; fwd-status=" + strconv.Itoa(status)
+		if o.storable {
+			params += "; stored"
+		}
+		h.Add("Cache-Status", c.status(params))
+		if status == http.StatusOK && x.w != nil && notModified(x.r.Header, h) {
+			return modeNotModified, o.storable
+		}
+		return modePass, o.storable
+	})
+	func() {
+		defer func() {
+			if v := recover(); v != nil {
+				o.panicked, o.panicVal = true, v
+			}
+		}()
+		x.next.ServeHTTP(o.rec, req)
+		o.rec.finish()
+	}()
+	if o.panicked || !o.storable || !o.rec.complete() || x.r.Context().Err() != nil {
+		return o
+	}
+	h := o.rec.header.Clone()
+	if ownStatus == nil {
+		h.Del("Cache-Status")
+	} else {
+		h["Cache-Status"] = ownStatus
+	}
+	stripForStorage(h, c.opt.AllowSetCookie)
+	vary, _ := normalizeVary(h)
+	o.entry = &entry{
+		status: o.rec.status, header: h, body: o.rec.body,
+		reqTime: o.reqTime, respTime: o.respTime,
+		vary: vary, varyVals: varyValues(vary, x.r.Header),
+	}
+	return o
+}
+
+// refreshed is the stale response with its header fields updated from the
+// handler's 304 (RFC 9111 section 3.2).
+func (x *exchange) refreshed(o outcome) *entry {
+	e := *x.stale
+	e.header = x.stale.header.Clone()
+	for k, v := range o.rec.header {
+		if k == "Content-Length" || k == "Cache-Status" || slices.Contains(hopByHop, k) {
+			continue
+		}
+		e.header[k] = v
+	}
+	e.reqTime, e.respTime = o.reqTime, o.respTime
+	return &e
+}
+
+// save stores e under the exchange's URL unless a purge intervened.
+func (x *exchange) save(e *entry, tags []string) bool {
+	c := x.c
+	p := e.policy(c.opt.DefaultTTL)
+	keep := retention(p, c.opt.StaleKeep)
+	d := parseDirectives(e.header)
+	if keep <= 0 || storable(x.r.Header, x.rd, e.status, e.header, d, p, c.opt.AllowSetCookie) != "" {
+		return false
+	}
+	ctx, cancel := c.detachedCtx(x.r)
+	defer cancel()
+	ok, err := c.st.save(ctx, x.base, x.gen, e, keep, tags)
+	if err != nil {
+		c.failed(x.r, err)
+	}
+	if ok {
+		c.hints.set(x.base, e.vary)
+	}
+	return ok
+}
+
+// refreshLater revalidates e in the background (stale-while-revalidate),
+// once per variant across instances.
+func (x *exchange) refreshLater(e *entry) {
+	c := x.c
+	key := x.base + "|" + x.vid
+	c.mu.Lock()
+	if c.closed || c.refreshing[key] {
+		c.mu.Unlock()
+		return
+	}
+	c.refreshing[key] = true
+	c.wg.Add(1)
+	c.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(x.r.Context()), c.opt.RefreshTimeout)
+	bx := *x
+	bx.w, bx.stale, bx.fwd, bx.rd = nil, e, "stale", requestDirectives{}
+	bx.r = x.r.Clone(ctx)
+	bx.r.Body = http.NoBody
+	go func() {
+		defer func() {
+			cancel()
+			c.mu.Lock()
+			delete(c.refreshing, key)
+			c.mu.Unlock()
+			c.wg.Done()
+		}()
+		bx.refresh()
+	}()
+}
+
+func (x *exchange) refresh() {
+	c := x.c
+	lockKey := keys.Sub(x.base, "bg:"+x.vid)
+	ctx, cancel := c.opCtx(x.r)
+	tok, ok, err := c.st.tryLock(ctx, lockKey, c.opt.RefreshTimeout)
+	cancel()
+	if err != nil || !ok {
+		return
+	}
+	defer func() {
+		ctx, cancel := c.detachedCtx(x.r)
+		_ = c.st.unlock(ctx, lockKey, tok)
+		cancel()
+	}()
+	o := x.run()
+	switch {
+	case o.panicked:
+		c.opt.ErrorLog.Printf("middleware: background revalidation of %s panicked: %v", x.r.URL.Path, o.panicVal)
+	case o.revalidated:
+		x.save(x.refreshed(o), o.tags)
+	case o.entry != nil:
+		x.save(o.entry, o.tags)
+	}
+}
+
+// serveUnsafe passes a POST, PUT, DELETE, PATCH (or other unsafe method)
+// to the handler and, when it succeeds (2xx or 3xx), purges the request
+// URL and the Location and Content-Location on the same host before the
+// client sees the response (RFC 9111 section 4.4).
+func (c *Cache) serveUnsafe(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	rec := newRecorder(w, 0, func(status int, h http.Header) (mode, bool) {
+		if status >= 200 && status < 400 {
+			c.invalidate(r, h)
+		}
+		h.Add("Cache-Status", c.status("fwd=method; fwd-status="+strconv.Itoa(status)))
+		return modePass, false
+	})
+	next.ServeHTTP(rec, r)
+	rec.finish()
+}
+
+func (c *Cache) invalidate(r *http.Request, h http.Header) {
+	if !c.redisUp(c.now()) {
+		return
+	}
+	self := &url.URL{Scheme: "http", Host: r.Host, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
+	if r.TLS != nil {
+		self.Scheme = "https"
+	}
+	targets := []string{c.st.urlKey(c.keyOf(getFor(r, self)))}
+	for _, name := range []string{"Location", "Content-Location"} {
+		v := h.Get(name)
+		if v == "" {
+			continue
+		}
+		u, err := self.Parse(v)
+		if err != nil || !strings.EqualFold(u.Host, r.Host) {
+			continue
+		}
+		targets = append(targets, c.st.urlKey(c.keyOf(getFor(r, u))))
+	}
+	ctx, cancel := c.detachedCtx(r)
+	defer cancel()
+	if err := c.st.purge(ctx, targets...); err != nil {
+		c.failed(r, err)
+	}
+}
+
+// getFor is the GET request for u that r's response invalidates.
+func getFor(r *http.Request, u *url.URL) *http.Request {
+	return &http.Request{Method: http.MethodGet, URL: u, Host: r.Host, TLS: r.TLS, Header: r.Header}
+}
