@@ -140,7 +140,9 @@ func (c *Cache[V]) get(ctx context.Context, key string, l Loader[V]) (V, error) 
 		if c.opt.FailPolicy == FailClosed {
 			return zero, errors.Join(ErrUnavailable, err)
 		}
-		return c.loadFailOpen(ctx, key, l)
+		// Fail open through the shared load: it joins a load in flight,
+		// and loads without Redis if the lease round trip fails too.
+		return c.load(ctx, key, l, "")
 	}
 	c.ctr.misses.Add(1)
 	return c.load(ctx, key, l, bad)

@@ -66,7 +66,7 @@ func (c *Cache[V]) GetMany(ctx context.Context, keyList []string) ([]Result[V], 
 		if c.opt.FailPolicy == FailClosed {
 			return nil, errors.Join(ErrUnavailable, err)
 		}
-		return out, c.loadEach(ctx, keyList, pending, nil, out, true)
+		return out, c.loadEach(ctx, keyList, pending, nil, out)
 	}
 	var misses []int
 	bad := map[int]string{}
@@ -91,7 +91,7 @@ func (c *Cache[V]) GetMany(ctx context.Context, keyList []string) ([]Result[V], 
 	}
 	c.ctr.misses.Add(int64(len(misses)))
 	if c.opt.BatchLoader == nil {
-		return out, c.loadEach(ctx, keyList, misses, bad, out, false)
+		return out, c.loadEach(ctx, keyList, misses, bad, out)
 	}
 	return out, c.loadBatch(ctx, keyList, misses, bad, out)
 }
@@ -152,8 +152,9 @@ func (c *Cache[V]) bloomFilterShared(ctx context.Context, keyList []string, pend
 }
 
 // loadEach loads the given keys one by one through Loader (as Get does),
-// at most 16 at once. direct skips Redis (fail-open).
-func (c *Cache[V]) loadEach(ctx context.Context, keyList []string, idx []int, bad map[int]string, out []Result[V], direct bool) error {
+// at most 16 at once; under FailOpen a load falls back to the loader
+// alone when Redis fails.
+func (c *Cache[V]) loadEach(ctx context.Context, keyList []string, idx []int, bad map[int]string, out []Result[V]) error {
 	if c.opt.Loader == nil {
 		return ErrNoLoader
 	}
@@ -161,13 +162,7 @@ func (c *Cache[V]) loadEach(ctx context.Context, keyList []string, idx []int, ba
 	g.SetLimit(16)
 	for _, i := range idx {
 		g.Go(func() error {
-			var v V
-			var err error
-			if direct {
-				v, err = c.loadFailOpen(gctx, keyList[i], c.opt.Loader)
-			} else {
-				v, err = c.load(gctx, keyList[i], c.opt.Loader, bad[i])
-			}
+			v, err := c.load(gctx, keyList[i], c.opt.Loader, bad[i])
 			switch {
 			case err == nil:
 				out[i] = Result[V]{Value: v, Found: true}

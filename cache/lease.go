@@ -81,7 +81,9 @@ func (c *Cache[V]) loadShared(ctx context.Context, key string, l Loader[V], bad 
 	}
 	waited := false
 	for {
-		res, err := acquireScript.Run(ctx, c.rdb, ks, token, c.opt.LeaseTTL.Milliseconds(), versioned, "0", bad).Slice()
+		octx, cancel := c.opCtx(ctx)
+		res, err := acquireScript.Run(octx, c.rdb, ks, token, c.opt.LeaseTTL.Milliseconds(), versioned, "0", bad).Slice()
+		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
@@ -228,33 +230,6 @@ func (c *Cache[V]) fill(ctx context.Context, key string, r *loadResult[V], token
 	return fillScript.Run(octx, c.rdb,
 		[]string{base, keys.Sub(base, "lease"), keys.Sub(base, "wake"), keys.Sub(base, "ver")},
 		b, ttl.Milliseconds(), token, versioned, marker, negFlag, c.opt.LeaseTTL.Milliseconds(), old).Err()
-}
-
-// loadFailOpen serves a read from the loader while Redis fails, sharing
-// one load per key in this process.
-func (c *Cache[V]) loadFailOpen(ctx context.Context, key string, l Loader[V]) (V, error) {
-	var zero V
-	if l == nil {
-		return zero, ErrNoLoader
-	}
-	detached := context.WithoutCancel(ctx)
-	ch := c.sf.DoChan("\x00failopen:"+key, func() (any, error) {
-		if !c.track() {
-			return nil, ErrClosed
-		}
-		defer c.wg.Done()
-		lctx, cancel := context.WithTimeout(detached, c.opt.LoadTimeout)
-		defer cancel()
-		stop := context.AfterFunc(c.base, cancel)
-		defer stop()
-		return c.loadDirect(lctx, key, l)
-	})
-	select {
-	case <-ctx.Done():
-		return zero, ctx.Err()
-	case r := <-ch:
-		return unpack[V](r.Val, r.Err)
-	}
 }
 
 // loadDirect calls the loader without Redis, at most MaxFailOpenLoads at
