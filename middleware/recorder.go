@@ -36,6 +36,7 @@ type recorder struct {
 	overflow  bool  // the body outgrew limit
 	clientErr bool  // a write to the client failed
 	hijacked  bool
+	interim   []http.Header // fields sent with 1xx responses
 }
 
 func newRecorder(w http.ResponseWriter, limit int64, decide func(int, http.Header) (mode, bool)) *recorder {
@@ -53,10 +54,22 @@ func (r *recorder) WriteHeader(code int) {
 	}
 	if code >= 100 && code <= 199 && code != http.StatusSwitchingProtocols {
 		if r.w != nil {
+			r.interim = append(r.interim, r.header.Clone())
 			copyHeader(r.w.Header(), r.header)
 			r.w.WriteHeader(code)
 		}
 		return
+	}
+	if r.w != nil {
+		// Fields sent with a 1xx that the handler removed since must not
+		// linger in the client's map for the final response.
+		for _, ih := range r.interim {
+			for k := range ih {
+				if _, ok := r.header[k]; !ok {
+					r.w.Header().Del(k)
+				}
+			}
+		}
 	}
 	r.status = code
 	m, buf := r.decide(code, r.header)
