@@ -116,3 +116,6 @@ func checkLeaks(t *testing.T) {
 	opt := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, opt) })
 }
+
+// nopRedis is a RedisClient for tests that never reach Redis.
+type nopRedis struct{ redis.UniversalClient }

@@ -94,9 +94,12 @@ local t = redis.call('time')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 `
 
+// luaSemAcquire leaves the wake list alone: with several permits a
+// wake-up may stand for another free permit, so taking one must not
+// consume it. A stale wake-up costs a waiter one failed attempt.
 var luaSemAcquire = redis.NewScript(`
 -- KEYS[1] holders: sorted set token -> lease deadline (ms, server clock)
--- KEYS[2] wake list
+-- KEYS[2] wake list (not touched)
 -- ARGV[1] token, ARGV[2] lease in ms, ARGV[3] permits
 -- Returns 1 when a permit was taken (or this token already has one: a
 -- retried call); otherwise -1 - the ms until the earliest lease ends.
@@ -107,7 +110,6 @@ if mine or redis.call('zcard', KEYS[1]) < tonumber(ARGV[3]) then
   redis.call('zadd', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
   local last = redis.call('zrange', KEYS[1], -1, -1, 'WITHSCORES')
   redis.call('pexpireat', KEYS[1], last[2])
-  if not mine then redis.call('lpop', KEYS[2]) end
   return 1
 end
 local first = redis.call('zrange', KEYS[1], 0, 0, 'WITHSCORES')
