@@ -17,19 +17,19 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	gocache "github.com/go-redis/cache/v9"
 	"github.com/dtm-labs/rockscache"
+	gocache "github.com/go-redis/cache/v9"
 	jetcache "github.com/mgtv-tech/jetcache-go"
 	jetlocal "github.com/mgtv-tech/jetcache-go/local"
 	jetremote "github.com/mgtv-tech/jetcache-go/remote"
 	"github.com/redis/go-redis/v9"
 	"github.com/vmihailenco/msgpack/v5"
 	"github.com/zeromicro/go-zero/core/logx"
+	zstat "github.com/zeromicro/go-zero/core/stat"
 	zcache "github.com/zeromicro/go-zero/core/stores/cache"
 	zredis "github.com/zeromicro/go-zero/core/stores/redis"
 	"github.com/zeromicro/go-zero/core/syncx"
@@ -307,7 +307,13 @@ func failLoad(context.Context) (cacheVal, error) { return cacheVal{}, errCacheLo
 
 // --------------------------------------------- go-zero core/stores/cache
 
-var goZeroQuiet sync.Once
+// go-zero's packages start a stats logger from init() that prints JSON
+// lines every minute into the benchmark output; silence it (and logx) for
+// the whole binary.
+func init() {
+	logx.Disable()
+	zstat.DisableLog()
+}
 
 // errGoZeroNotFound is go-zero's "row not found" error (its sqlx.ErrNotFound
 // in real services).
@@ -318,7 +324,6 @@ var errGoZeroNotFound = errors.New("bench: not found")
 // address inside the process (its clientManager); each node still has its
 // own singleflight barrier, as a separate process would.
 func newGoZeroCache(b *testing.B) zcache.Cache {
-	goZeroQuiet.Do(func() { logx.Disable() })
 	addr := client(b).Options().Addr
 	rds, err := zredis.NewRedis(zredis.RedisConf{Host: addr, Type: zredis.NodeType, NonBlock: true})
 	if err != nil {
