@@ -46,11 +46,16 @@ type Gap struct {
 	Topics []string
 	// Since is the last moment the subscription was known to be receiving:
 	// the last message, PING reply or subscribe confirmation before the
-	// loss, or the first dropped message for [GapOverflow].
+	// loss, or the first dropped message for [GapOverflow]. It is an
+	// estimate: when a Cluster slot moves, the new owner may accept
+	// publishes slightly before the old one tells the subscriber. Treat the
+	// gap itself as the signal: whatever was derived from messages before
+	// Until may be stale.
 	Since time.Time
 	// Until is when the subscription was receiving again: the subscribe
 	// confirmations arrived, or a message was buffered again after drops.
-	// Every message published after Until reaches the subscription.
+	// Every message published after Until reaches the subscription (or is
+	// reported by a later Gap).
 	Until time.Time
 	// Reason says what happened.
 	Reason GapReason

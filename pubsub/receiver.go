@@ -199,10 +199,13 @@ func (r *receiver) receive(ps *redis.PubSub) error {
 			pinged = true
 			continue
 		}
-		r.lastAlive = time.Now()
-		pinged = false
 		switch m := v.(type) {
+		case *redis.Pong:
+			r.lastAlive = time.Now()
+			pinged = false
 		case *redis.Message:
+			r.lastAlive = time.Now()
+			pinged = false
 			r.deliver(m)
 			if r.nDropped > 0 && time.Since(r.dropSince) >= interval {
 				r.flushOverflow()

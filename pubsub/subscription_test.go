@@ -1,0 +1,217 @@
+package pubsub_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/aside-go/aside/internal/redistest"
+	"github.com/aside-go/aside/pubsub"
+	"github.com/google/go-cmp/cmp"
+)
+
+// gatedHandler records the values it handles and blocks each call until
+// the gate is opened.
+type gatedHandler struct {
+	gate    chan struct{}
+	started chan struct{} // one send per call, before blocking
+	active  atomic.Int64
+	maxSeen atomic.Int64
+
+	mu  sync.Mutex // guards got
+	got []int
+}
+
+func newGatedHandler() *gatedHandler {
+	return &gatedHandler{gate: make(chan struct{}), started: make(chan struct{}, 1000)}
+}
+
+func (h *gatedHandler) HandleMessage(_ context.Context, m *pubsub.Message) error {
+	n := h.active.Add(1)
+	defer h.active.Add(-1)
+	for {
+		old := h.maxSeen.Load()
+		if n <= old || h.maxSeen.CompareAndSwap(old, n) {
+			break
+		}
+	}
+	var v int
+	if err := m.Decode(&v); err != nil {
+		return err
+	}
+	h.started <- struct{}{}
+	<-h.gate
+	h.mu.Lock()
+	h.got = append(h.got, v)
+	h.mu.Unlock()
+	return nil
+}
+
+func (h *gatedHandler) values() []int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]int(nil), h.got...)
+}
+
+func publishInts(t *testing.T, p *pubsub.PubSub, topic string, from, to int) {
+	t.Helper()
+	for i := from; i <= to; i++ {
+		if err := p.Publish(t.Context(), topic, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestSubscription_concurrency_bounded(t *testing.T) {
+	redistest.EachTopology(t, func(t *testing.T, tp *redistest.Topology) {
+		topic := redistest.Prefix(t) + ":conc"
+		p := newPubSub(t, tp.Client(t), &pubsub.Options{Concurrency: 4})
+		h := newGatedHandler()
+		sub, err := p.Subscribe(t.Context(), []string{topic}, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		publishInts(t, p, topic, 1, 20)
+		eventually(t, "4 handlers running, 20 received", func() bool {
+			return h.active.Load() == 4 && sub.Stats().Received == 20
+		})
+		if got := sub.Stats().Buffered; got != 16 {
+			t.Errorf("Buffered = %d with 4 handlers busy, want 16", got)
+		}
+		close(h.gate)
+		eventually(t, "20 handled", func() bool { return sub.Stats().Handled == 20 })
+		if got := h.maxSeen.Load(); got != 4 {
+			t.Errorf("at most %d handlers ran at once, want 4", got)
+		}
+	})
+}
+
+func TestSubscription_overflow_dropPolicies(t *testing.T) {
+	tests := []struct {
+		name   string
+		policy pubsub.Policy
+		want   []int // handled values
+	}{
+		// 1 runs in the handler, the buffer of 2 holds two more, 17 drop.
+		{"drop newest", pubsub.DropNewest, []int{1, 2, 3}},
+		{"drop oldest", pubsub.DropOldest, []int{1, 19, 20}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			redistest.EachTopology(t, func(t *testing.T, tp *redistest.Topology) {
+				topic := redistest.Prefix(t) + ":drop"
+				gaps := newGapRecorder()
+				p := newPubSub(t, tp.Client(t), &pubsub.Options{Buffer: 2, Overflow: tt.policy, OnGap: gaps.onGap})
+				h := newGatedHandler()
+				sub, err := p.Subscribe(t.Context(), []string{topic}, h)
+				if err != nil {
+					t.Fatal(err)
+				}
+				publishInts(t, p, topic, 1, 1)
+				<-h.started
+				publishInts(t, p, topic, 2, 20)
+				// The reader never blocks: it reads all 20 while the handler is stuck.
+				eventually(t, "20 received", func() bool { return sub.Stats().Received == 20 })
+				gap := gaps.next(t) // reported once the reader is idle
+				if gap.Reason != pubsub.GapOverflow || gap.Dropped != 17 || gap.Until.Before(gap.Since) {
+					t.Errorf("gap = %+v, want overflow with 17 dropped", gap)
+				}
+				close(h.gate)
+				eventually(t, "3 handled", func() bool { return sub.Stats().Handled == 3 })
+				if diff := cmp.Diff(tt.want, h.values()); diff != "" {
+					t.Errorf("handled (-want +got):\n%s", diff)
+				}
+				st := sub.Stats()
+				if st.Dropped != 17 || st.Gaps != 1 || st.Buffered != 0 {
+					t.Errorf("Stats = %+v, want Dropped 17, Gaps 1, Buffered 0", st)
+				}
+			})
+		})
+	}
+}
+
+func TestSubscription_overflow_blockAppliesBackpressure(t *testing.T) {
+	redistest.EachTopology(t, func(t *testing.T, tp *redistest.Topology) {
+		topic := redistest.Prefix(t) + ":block"
+		p := newPubSub(t, tp.Client(t), &pubsub.Options{Buffer: 2, Overflow: pubsub.Block})
+		h := newGatedHandler()
+		sub, err := p.Subscribe(t.Context(), []string{topic}, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		publishInts(t, p, topic, 1, 1)
+		<-h.started
+		publishInts(t, p, topic, 2, 50)
+		// 1 in the handler, 2 buffered, 1 waiting for room: the reader stops
+		// there and the other 46 wait in Redis and the socket.
+		eventually(t, "4 received", func() bool { return sub.Stats().Received == 4 })
+		if st := sub.Stats(); st.Received != 4 || st.Buffered != 3 {
+			t.Errorf("Stats = %+v while the handler is stuck, want Received 4 (Buffered 3 counts the waiting one)", st)
+		}
+		close(h.gate)
+		eventually(t, "50 handled", func() bool { return sub.Stats().Handled == 50 })
+		want := make([]int, 50)
+		for i := range want {
+			want[i] = i + 1
+		}
+		if diff := cmp.Diff(want, h.values()); diff != "" {
+			t.Errorf("handled (-want +got):\n%s", diff)
+		}
+		if st := sub.Stats(); st.Dropped != 0 || st.Gaps != 0 {
+			t.Errorf("Stats = %+v, want nothing dropped, no gap", st)
+		}
+	})
+}
+
+func TestSubscription_handler_errorsAndPanicsCounted(t *testing.T) {
+	redistest.EachTopology(t, func(t *testing.T, tp *redistest.Topology) {
+		topic := redistest.Prefix(t) + ":panic"
+		errs := make(chan error, 10)
+		p := newPubSub(t, tp.Client(t), &pubsub.Options{OnError: func(_ *pubsub.Message, err error) { errs <- err }})
+		errBad := errors.New("bad message")
+		done := make(chan string, 10)
+		sub, err := p.Subscribe(t.Context(), []string{topic}, pubsub.Typed(func(_ context.Context, _ *pubsub.Message, v string) error {
+			switch v {
+			case "panic":
+				panic("boom")
+			case "error":
+				return errBad
+			}
+			done <- v
+			return nil
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range []any{"panic", "error", 42, "ok"} { // 42 does not decode into a string
+			if err := p.Publish(t.Context(), topic, v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if v := <-done; v != "ok" {
+			t.Errorf("handled %q, want ok", v)
+		}
+		var got []string
+		for range 3 {
+			err := <-errs
+			switch {
+			case errors.Is(err, pubsub.ErrHandlerPanic):
+				got = append(got, "panic")
+			case errors.Is(err, errBad):
+				got = append(got, "error")
+			default:
+				got = append(got, fmt.Sprintf("decode: %v", err != nil))
+			}
+		}
+		if diff := cmp.Diff([]string{"panic", "error", "decode: true"}, got); diff != "" {
+			t.Errorf("OnError calls (-want +got):\n%s", diff)
+		}
+		st := sub.Stats()
+		if st.Panics != 1 || st.HandlerErrors != 2 || st.Handled != 4 {
+			t.Errorf("Stats = %+v, want Panics 1, HandlerErrors 2, Handled 4", st)
+		}
+	})
+}
