@@ -30,7 +30,7 @@ func newAside[V any](b *testing.B, rdb *redis.Client, pfx string, opt cache.Opti
 // benchAsideHit stores cacheValue (converted by conv) under every key with
 // c.Set, then times c.Get (whose loader fails the benchmark).
 func benchAsideHit[V any](b *testing.B, local bool, codec cache.Codec[V], conv func(cacheVal) V, back func(V) cacheVal) {
-	rdb, cc := countedClient(b)
+	rdb, cc := hitClient(b, local)
 	var loads atomic.Int64
 	opt := cache.Options[V]{
 		Codec: codec,
@@ -51,9 +51,7 @@ func benchAsideHit[V any](b *testing.B, local bool, codec cache.Codec[V], conv f
 			b.Fatal(err)
 		}
 	}
-	if !local {
-		cc = nil
-	} else {
+	if local {
 		c.FlushLocal() // L1 is filled by the warm-up reads, as in the peers' runs
 	}
 	runCacheHit(b, keys, &loads, cc, func(ctx context.Context, key string) (cacheVal, error) {

@@ -181,9 +181,14 @@ func (c *cmdCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 	}
 }
 
-// countedClient returns a fresh client with a cmdCounter hook.
-func countedClient(b *testing.B) (*redis.Client, *cmdCounter) {
+// hitClient returns a fresh client; for an L1 benchmark (counted) it has
+// a cmdCounter hook, Redis-tier benchmarks get a client without hooks,
+// like the floors.
+func hitClient(b *testing.B, counted bool) (*redis.Client, *cmdCounter) {
 	rdb := client(b)
+	if !counted {
+		return rdb, nil
+	}
 	cc := &cmdCounter{}
 	rdb.AddHook(cc)
 	return rdb, cc
@@ -277,7 +282,7 @@ func goRedisCacheGet(c *gocache.Cache, loads *atomic.Int64,
 }
 
 func benchGoRedisCacheHit(b *testing.B, local bool) {
-	rdb, cc := countedClient(b)
+	rdb, cc := hitClient(b, local)
 	c := newGoRedisCache(rdb, local)
 	ctx := context.Background()
 	keys := cacheKeyNames(prefix(b))
@@ -288,9 +293,6 @@ func benchGoRedisCacheHit(b *testing.B, local bool) {
 		}
 	}
 	var loads atomic.Int64
-	if !local {
-		cc = nil
-	}
 	runCacheHit(b, keys, &loads, cc, goRedisCacheGet(c, &loads, failLoad))
 }
 
@@ -397,7 +399,7 @@ func jetcacheGet(c jetcache.Cache, loads *atomic.Int64,
 }
 
 func benchJetcacheHit(b *testing.B, local jetlocal.Local) {
-	rdb, cc := countedClient(b)
+	rdb, cc := hitClient(b, local != nil)
 	c := newJetcache(rdb, local)
 	b.Cleanup(c.Close)
 	ctx := context.Background()
@@ -409,9 +411,6 @@ func benchJetcacheHit(b *testing.B, local jetlocal.Local) {
 		}
 	}
 	var loads atomic.Int64
-	if local == nil {
-		cc = nil
-	}
 	runCacheHit(b, keys, &loads, cc, jetcacheGet(c, &loads, failLoad))
 }
 
