@@ -44,7 +44,7 @@ type Cache[V any] struct {
 	// invalidation happened since it started.
 	epoch atomic.Uint64
 
-	base context.Context // canceled by Close; parent of background work
+	base context.Context // canceled at the end of Close; parent of refreshes
 	stop context.CancelFunc
 
 	mu         sync.Mutex // guards closed, refreshing and wg.Add
@@ -306,17 +306,18 @@ func (c *Cache[V]) invalidate(keyList ...string) {
 	}
 }
 
-// Close stops background refreshes and waits for them and for detached
-// loads to end. It is idempotent. It never closes the Redis client; close
-// the client after the cache. After Close, reads that need a load return
-// [ErrClosed].
+// Close stops starting background refreshes and waits for the refreshes
+// and detached loads in flight to end (each is bounded by
+// [Options.LoadTimeout]), so their fills land. It is idempotent. It never
+// closes the Redis client: close the client after the cache. After Close,
+// hits are still served, and reads that need a load return [ErrClosed].
 func (c *Cache[V]) Close() error {
 	c.mu.Lock()
 	already := c.closed
 	c.closed = true
 	c.mu.Unlock()
-	c.stop()
 	c.wg.Wait()
+	c.stop()
 	if !already {
 		return c.ins.reg.Unregister()
 	}

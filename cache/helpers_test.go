@@ -103,7 +103,11 @@ func countCommands(rdb redis.UniversalClient) *cmdCounter {
 func (h *cmdCounter) add(cmds ...redis.Cmder) {
 	h.mu.Lock()
 	for _, c := range cmds {
-		h.n[strings.ToLower(c.Name())]++
+		switch name := strings.ToLower(c.Name()); name {
+		case "hello", "client", "auth", "select": // connection handshake
+		default:
+			h.n[name]++
+		}
 	}
 	h.mu.Unlock()
 }

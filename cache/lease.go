@@ -35,8 +35,6 @@ func (c *Cache[V]) load(ctx context.Context, key string, l Loader[V], bad string
 		defer c.wg.Done()
 		lctx, cancel := context.WithTimeout(detached, c.opt.LoadTimeout)
 		defer cancel()
-		stop := context.AfterFunc(c.base, cancel)
-		defer stop()
 		return c.loadShared(lctx, key, l, bad)
 	})
 	select {

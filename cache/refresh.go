@@ -56,13 +56,13 @@ func (c *Cache[V]) refreshNow(ctx context.Context, key, old string, l Loader[V])
 		if c.opt.VersionedFills {
 			versioned = "1"
 		}
-		res, err := acquireScript.Run(ctx, c.rdb, ks, token, c.opt.LeaseTTL.Milliseconds(), versioned, "1", "").Slice()
+		res, err := acquireScript.Run(ctx, c.rdb, ks, token, c.opt.LeaseTTL.Milliseconds(), versioned, "1", old).Slice()
 		if err != nil {
 			c.ctr.redisErrors.Add(1)
 			return
 		}
 		if kind, _ := res[0].(int64); kind != 2 {
-			return // another process refreshes
+			return // refreshed already, or another process refreshes
 		}
 		marker, _ = res[1].(string)
 	}

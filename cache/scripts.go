@@ -8,14 +8,18 @@ import "github.com/redis/go-redis/v9"
 var acquireScript = redis.NewScript(`
 -- KEYS[1] value, KEYS[2] lease, KEYS[3] wake list, KEYS[4] version marker
 -- ARGV[1] lease token, ARGV[2] lease TTL ms, ARGV[3] '1' to read the marker,
--- ARGV[4] '1' to take the lease even if a value exists (background refresh),
--- ARGV[5] value bytes to treat as absent ('' none): a corrupt entry to overwrite
--- returns {1, value}  a value exists (only if ARGV[4] ~= '1')
+-- ARGV[4] '1' for a background refresh: take the lease over the stale value,
+-- ARGV[5] without ARGV[4]: value bytes to treat as absent ('' none), a corrupt
+--         entry to overwrite; with ARGV[4]: the stale bytes the refresh replaces
+-- returns {1, value}  a value exists (without ARGV[4]), or the value is no
+--                     longer the stale one (with ARGV[4]: refreshed already)
 --         {2, marker} the lease is ours; marker is '' if absent or not asked
 --         {3}         another holder has the lease
-if ARGV[4] ~= '1' then
-  local v = redis.call('GET', KEYS[1])
-  if v and v ~= ARGV[5] then return {1, v} end
+local v = redis.call('GET', KEYS[1])
+if ARGV[4] == '1' then
+  if v ~= ARGV[5] then return {1, v} end
+elseif v and v ~= ARGV[5] then
+  return {1, v}
 end
 if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
   redis.call('DEL', KEYS[3])

@@ -1,0 +1,100 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aside-go/aside/internal/redistest"
+)
+
+// TestCache_Get_RedisKilledPolicyHolds kills a private Redis mid-run: fail
+// open serves from the loader with at most MaxFailOpenLoads at once, fail
+// closed returns ErrUnavailable; after a restart the cache works again.
+func TestCache_Get_RedisKilledPolicyHolds(t *testing.T) {
+	for _, policy := range []FailPolicy{FailOpen, FailClosed} {
+		t.Run(policy.String(), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			s := redistest.StartServer(t, redistest.Config{})
+			rdb := s.Client(t)
+			var running, peak atomic.Int64
+			loader := LoaderFunc[user](func(ctx context.Context, key string) (user, error) {
+				n := running.Add(1)
+				defer running.Add(-1)
+				for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+				}
+				time.Sleep(20 * time.Millisecond)
+				return user{ID: key}, nil
+			})
+			c := newTestCache(t, rdb, &Options[user]{Loader: loader, FailPolicy: policy, MaxFailOpenLoads: 2,
+				OpTimeout: 300 * time.Millisecond})
+			if u, err := c.Get(ctx, "before"); err != nil || u.ID != "before" {
+				t.Fatalf("Get before the kill = %+v, %v", u, err)
+			}
+
+			s.Kill()
+			var wg sync.WaitGroup
+			errs := make([]error, 10)
+			for i := range errs {
+				wg.Go(func() {
+					k := fmt.Sprintf("during-%d", i)
+					u, err := c.Get(ctx, k)
+					if err == nil && u.ID != k {
+						err = fmt.Errorf("got %+v", u)
+					}
+					errs[i] = err
+				})
+			}
+			wg.Wait()
+			for i, err := range errs {
+				switch policy {
+				case FailOpen:
+					if err != nil {
+						t.Errorf("key %d: fail open err = %v, want the loaded value", i, err)
+					}
+				case FailClosed:
+					if !errors.Is(err, ErrUnavailable) {
+						t.Errorf("key %d: fail closed err = %v, want ErrUnavailable", i, err)
+					}
+				}
+			}
+			st := c.Stats()
+			if st.RedisErrors == 0 {
+				t.Errorf("RedisErrors = 0 while Redis was dead")
+			}
+			if policy == FailOpen {
+				if p := peak.Load(); p > 2 {
+					t.Errorf("peak concurrent loads = %d, want <= MaxFailOpenLoads (2)", p)
+				}
+				if st.FailOpen != 10 {
+					t.Errorf("FailOpen = %d, want 10", st.FailOpen)
+				}
+			}
+
+			if err := s.Restart(); err != nil {
+				t.Fatal(err)
+			}
+			// go-redis backs off dialing after failures; wait (bounded) until
+			// the client reaches the restarted server.
+			deadline := time.Now().Add(10 * time.Second)
+			for rdb.Ping(ctx).Err() != nil && time.Now().Before(deadline) {
+				time.Sleep(50 * time.Millisecond)
+			}
+			before := c.Stats().RedisErrors
+			if u, err := c.Get(ctx, "after"); err != nil || u.ID != "after" {
+				t.Fatalf("Get after restart = %+v, %v", u, err)
+			}
+			if n := c.Stats().RedisErrors; n != before {
+				t.Errorf("Redis errors after restart: %d new", n-before)
+			}
+			if n, err := rdb.Exists(ctx, c.Key("after")).Result(); err != nil || n != 1 {
+				t.Errorf("value after restart in Redis = %d, %v; want it filled", n, err)
+			}
+		})
+	}
+}
