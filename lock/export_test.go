@@ -6,6 +6,7 @@ type Stats struct {
 	Woken     int64 // attempts made because a wake-up arrived
 	Fallbacks int64 // attempts made because the fallback timer fired
 	PassedOn  int64 // wake-ups handed back to Redis
+	Polls     int64 // attempts by callers without a watcher
 }
 
 // Stats returns the client's counters.
@@ -15,6 +16,7 @@ func (c *Client) Stats() Stats {
 		Woken:     c.stats.woken.Load(),
 		Fallbacks: c.stats.fallbacks.Load(),
 		PassedOn:  c.stats.passedOn.Load(),
+		Polls:     c.stats.polls.Load(),
 	}
 }
 

@@ -2,6 +2,8 @@ package lock_test
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"sync"
 	"testing"
 	"time"
@@ -119,3 +121,25 @@ func checkLeaks(t *testing.T) {
 
 // nopRedis is a RedisClient for tests that never reach Redis.
 type nopRedis struct{ redis.UniversalClient }
+
+// dropReplies is a go-redis hook that runs EVAL/EVALSHA of obtain and then
+// reports a lost connection, as when the reply never arrives. Other
+// commands (the release) pass.
+type dropReplies struct{}
+
+func (dropReplies) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (dropReplies) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		if args := cmd.Args(); len(args) > 4 && (cmd.Name() == "evalsha" || cmd.Name() == "eval") && fmt.Sprint(args[2]) == "3" {
+			cmd.SetErr(io.ErrUnexpectedEOF) // obtain has 3 keys; release has 2
+			return io.ErrUnexpectedEOF
+		}
+		return err
+	}
+}
+
+func (dropReplies) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}

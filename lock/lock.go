@@ -39,13 +39,20 @@ func (c *Client) obtain(ctx context.Context, t *target, ttl time.Duration, wait 
 	// already holds the lock as obtained, so a retried call is safe.
 	token := rand.Text()
 	var (
-		w        *waiter
-		obtained bool
-		timer    *time.Timer
-		lastErr  error
-		backoff  = 10 * time.Millisecond
+		w         *waiter
+		obtained  bool
+		timer     *time.Timer
+		lastErr   error
+		backoff   = 10 * time.Millisecond
+		polls     int  // attempts while no watcher could be started
+		uncertain bool // the last attempt failed without an answer
 	)
 	defer func() {
+		if !obtained && uncertain {
+			// The last attempt may have taken the lock although its reply
+			// was lost: that hold must not linger until its TTL.
+			c.abandon(t, token)
+		}
 		if w != nil {
 			c.leave(t, w, obtained)
 		}
@@ -63,6 +70,7 @@ func (c *Client) obtain(ctx context.Context, t *target, ttl time.Duration, wait 
 			obtained = true
 			return c.newLock(ctx, t, token, fence, ttl, sent, o.watchdog), nil
 		}
+		uncertain = err != nil && !permanent(err)
 		var delay time.Duration
 		switch {
 		case err != nil && ctx.Err() != nil:
@@ -80,8 +88,14 @@ func (c *Client) obtain(ctx context.Context, t *target, ttl time.Duration, wait 
 			backoff = 10 * time.Millisecond
 			delay = fallbackDelay(left)
 		}
+		polled := false
 		if w == nil {
 			w = c.join(t)
+		}
+		if err == nil && !c.watched(t) {
+			delay = pollDelay(polls, left)
+			polls++
+			polled = true
 		}
 		if timer == nil {
 			timer = time.NewTimer(delay)
@@ -94,11 +108,31 @@ func (c *Client) obtain(ctx context.Context, t *target, ttl time.Duration, wait 
 		case <-w.ch:
 			c.stats.woken.Add(1)
 		case <-timer.C:
-			if lastErr == nil {
+			switch {
+			case polled:
+				c.stats.polls.Add(1)
+			case lastErr == nil:
 				c.stats.fallbacks.Add(1)
 			}
 		}
 	}
+}
+
+// abandon deletes, in the background, a hold that an unanswered attempt
+// may have taken with token.
+func (c *Client) abandon(t *target, token string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, _ = c.release(ctx, t, token)
+	}()
 }
 
 // permanent reports whether err is an error reply that retrying cannot

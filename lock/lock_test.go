@@ -235,3 +235,28 @@ func TestLock_Context_CanceledAtExpiry(t *testing.T) {
 		}
 	})
 }
+
+// The reply to a successful obtain is lost (the hook runs the command and
+// then fails it): TryObtain reports the error, and the hold it may have
+// taken is deleted instead of blocking everyone for the TTL.
+func TestClient_TryObtain_LostReplyDoesNotStrandLock(t *testing.T) {
+	t.Parallel()
+	redistest.EachTopology(t, func(t *testing.T, tp *redistest.Topology) {
+		ctx := t.Context()
+		prefix := redistest.Prefix(t)
+		flakyRDB := tp.Client(t)
+		flakyRDB.AddHook(dropReplies{})
+		flaky := newClient(t, flakyRDB, prefix)
+		other := newClient(t, tp.Client(t), prefix)
+		if _, err := flaky.TryObtain(ctx, "k", time.Minute); err == nil || errors.Is(err, lock.ErrNotObtained) {
+			t.Fatalf("TryObtain with a lost reply: %v, want the network error", err)
+		}
+		wctx, cancel := context.WithTimeout(ctx, 20*time.Second) // far below the 1 minute TTL
+		defer cancel()
+		l, err := other.Obtain(wctx, "k", time.Second)
+		if err != nil {
+			t.Fatalf("Obtain after a lost reply: %v (the unanswered hold was not deleted)", err)
+		}
+		l.Release(ctx)
+	})
+}

@@ -27,6 +27,16 @@ type Options struct {
 	// "{Prefix:job}:wake", which share one Cluster hash slot. It must not
 	// contain '{' or '}'. If empty, "lock".
 	Prefix string
+
+	// MaxBlocking is the most Redis connections the Client keeps blocked
+	// in BLPOP at once, waiting for wake-ups: one for each key that some
+	// of its callers wait on (the callers waiting on one key share it).
+	// Each is taken from rdb's pool, so keep it well below the pool size
+	// (per node, on a Cluster). Callers waiting on keys beyond it retry
+	// with a jittered backoff (10 ms doubling to 1 s) until a slot frees
+	// up. If zero, a quarter of rdb's PoolSize when rdb is a *redis.Client
+	// or *redis.ClusterClient (at least 1), else 4.
+	MaxBlocking int
 }
 
 // Option tweaks one call of [Client.Obtain], [Client.TryObtain],
@@ -75,12 +85,14 @@ type Client struct {
 	rdb    RedisClient
 	prefix string
 
-	bg     context.Context // canceled by Close; parent of every wake watcher
-	stop   context.CancelFunc
-	wg     sync.WaitGroup // wake watchers
-	mu     sync.Mutex     // guards queues and closed
-	queues map[string]*waitQueue
-	closed bool
+	bg          context.Context // canceled by Close; parent of every wake watcher
+	stop        context.CancelFunc
+	maxBlocking int
+	wg          sync.WaitGroup // wake watchers and wake-up hand-backs
+	mu          sync.Mutex     // guards queues, watchers and closed
+	queues      map[string]*waitQueue
+	watchers    int // running watch goroutines
+	closed      bool
 
 	stats stats
 }
@@ -90,6 +102,7 @@ type stats struct {
 	attempts  atomic.Int64 // obtain/acquire scripts run
 	woken     atomic.Int64 // attempts made because a wake-up arrived
 	fallbacks atomic.Int64 // attempts made because the fallback timer fired
+	polls     atomic.Int64 // attempts made by callers without a watcher (MaxBlocking reached)
 	passedOn  atomic.Int64 // wake-ups handed back to Redis for other waiters
 }
 
@@ -109,14 +122,34 @@ func New(rdb RedisClient, opt *Options) (*Client, error) {
 	if strings.ContainsAny(o.Prefix, "{}") {
 		return nil, fmt.Errorf("lock: prefix %q contains a brace", o.Prefix)
 	}
+	if o.MaxBlocking < 0 {
+		return nil, fmt.Errorf("lock: MaxBlocking %d is negative", o.MaxBlocking)
+	}
+	if o.MaxBlocking == 0 {
+		o.MaxBlocking = defaultMaxBlocking(rdb)
+	}
 	bg, stop := context.WithCancel(context.Background())
 	return &Client{
-		rdb:    rdb,
-		prefix: o.Prefix,
-		bg:     bg,
-		stop:   stop,
-		queues: make(map[string]*waitQueue),
+		rdb:         rdb,
+		prefix:      o.Prefix,
+		bg:          bg,
+		stop:        stop,
+		maxBlocking: o.MaxBlocking,
+		queues:      make(map[string]*waitQueue),
 	}, nil
+}
+
+func defaultMaxBlocking(rdb RedisClient) int {
+	pool := 0
+	switch c := rdb.(type) {
+	case interface{ Options() *redis.Options }:
+		pool = c.Options().PoolSize
+	case interface{ Options() *redis.ClusterOptions }:
+		pool = c.Options().PoolSize
+	default:
+		return 4
+	}
+	return max(1, pool/4)
 }
 
 // Close stops the goroutines that wait for wake-ups on behalf of blocked

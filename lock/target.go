@@ -133,4 +133,3 @@ func (c *Client) passOn(ctx context.Context, t *target) error {
 	}
 	return err
 }
-

@@ -55,12 +55,30 @@ func (c *Client) join(t *target) *waiter {
 		c.queues[t.wake] = q
 	}
 	q.waiters = append(q.waiters, w)
-	if !q.watching && !c.closed {
+	c.ensureWatchLocked(q)
+	return w
+}
+
+// watched reports whether a watcher runs for t's queue, starting one if
+// there is room now.
+func (c *Client) watched(t *target) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	q := c.queues[t.wake]
+	return q != nil && c.ensureWatchLocked(q)
+}
+
+// ensureWatchLocked starts q's watcher unless it runs, the Client is
+// closed or MaxBlocking watchers run. It reports whether one runs. The
+// caller holds c.mu.
+func (c *Client) ensureWatchLocked(q *waitQueue) bool {
+	if !q.watching && !c.closed && c.watchers < c.maxBlocking {
 		q.watching = true
+		c.watchers++
 		c.wg.Add(1)
 		go c.watch(q)
 	}
-	return w
+	return q.watching
 }
 
 // leave removes a caller from its queue. A caller that did not obtain and
@@ -92,12 +110,18 @@ func (c *Client) leave(t *target, w *waiter, obtained bool) {
 			delete(c.queues, t.wake)
 		}
 	}
-	c.mu.Unlock()
-	if pending && !obtained && !handedOver {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_ = c.passOn(ctx, t) // best effort: other waiters still retry when the lease ends
-		cancel()
+	if pending && !obtained && !handedOver && !c.closed {
+		// Best effort, in the background so the caller returns at once:
+		// other waiters still retry when the lease ends.
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			_ = c.passOn(ctx, t)
+		}()
 	}
+	c.mu.Unlock()
 }
 
 // signal gives one wake-up to the oldest waiter that has none pending. The
@@ -121,6 +145,7 @@ func (c *Client) watch(q *waitQueue) {
 		c.mu.Lock()
 		if len(q.waiters) == 0 || c.closed {
 			q.watching = false
+			c.watchers--
 			if len(q.waiters) == 0 {
 				delete(c.queues, q.t.wake)
 			}
@@ -154,6 +179,14 @@ func (c *Client) watch(q *waitQueue) {
 			cancel()
 		}
 	}
+}
+
+// pollDelay is the wait of a caller without a watcher (MaxBlocking
+// reached) after its n-th attempt: 10 ms doubling to 1 s, jittered, and
+// never past the holder's lease.
+func pollDelay(n int, left time.Duration) time.Duration {
+	d := 10 * time.Millisecond << min(n, 7)
+	return min(jitter(min(d, time.Second)), fallbackDelay(left))
 }
 
 // jitter returns d plus up to a quarter of d, at random.

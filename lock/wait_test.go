@@ -100,3 +100,52 @@ func waitForWaiters(t *testing.T, cs []*lock.Client, n int) {
 		}
 	}
 }
+
+// With MaxBlocking 1, callers waiting on a second key get no watcher and
+// retry with backoff; both keys still change hands.
+func TestClient_Obtain_MaxBlockingReached(t *testing.T) {
+	t.Parallel()
+	redistest.EachTopology(t, func(t *testing.T, tp *redistest.Topology) {
+		ctx := t.Context()
+		prefix := redistest.Prefix(t)
+		holder := newClient(t, tp.Client(t), prefix)
+		c, err := lock.New(tp.Client(t), &lock.Options{Prefix: prefix, MaxBlocking: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		var held []*lock.Lock
+		for _, k := range []string{"a", "b"} {
+			l, err := holder.TryObtain(ctx, k, 30*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			held = append(held, l)
+		}
+		var wg sync.WaitGroup
+		for _, k := range []string{"a", "b"} {
+			wg.Go(func() {
+				l, err := c.Obtain(ctx, k, time.Second)
+				if err != nil {
+					t.Errorf("Obtain %s: %v", k, err)
+					return
+				}
+				l.Release(ctx)
+			})
+		}
+		waitForWaiters(t, []*lock.Client{c}, 2)
+		for _, l := range held {
+			if err := l.Release(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		wg.Wait()
+		s := c.Stats()
+		if s.Polls == 0 {
+			t.Errorf("no backoff retries with MaxBlocking 1 and two keys: %+v", s)
+		}
+		if s.Fallbacks != 0 {
+			t.Errorf("%d lease-end fallbacks, want 0", s.Fallbacks)
+		}
+	})
+}
