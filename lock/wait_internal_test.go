@@ -21,6 +21,7 @@ func TestClient_leave_PassesUnusedWakeUpOn(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
+		c.maxBlocking = 0 // no watcher: this test plays its part
 		tg := c.lockTarget("k")
 
 		// Two local waiters: the first leaves with a wake-up pending.
@@ -37,6 +38,7 @@ func TestClient_leave_PassesUnusedWakeUpOn(t *testing.T) {
 		// free: it goes back to Redis for other processes.
 		w2.ch <- struct{}{}
 		c.leave(tg, w2, false)
+		c.wg.Wait() // the hand-back runs in the background
 		if n, err := rdb.LLen(ctx, tg.wake).Result(); err != nil || n != 1 {
 			t.Fatalf("wake list length = %d, %v; want 1", n, err)
 		}
@@ -52,6 +54,7 @@ func TestClient_leave_PassesUnusedWakeUpOn(t *testing.T) {
 		w3 := c.join(tg)
 		w3.ch <- struct{}{}
 		c.leave(tg, w3, false)
+		c.wg.Wait()
 		if n, _ := rdb.LLen(ctx, tg.wake).Result(); n != 0 {
 			t.Fatalf("wake list length = %d, want 0 while held", n)
 		}
