@@ -232,28 +232,32 @@ func (c *Cache[V]) Set(ctx context.Context, key string, v V, opts ...SetOption) 
 }
 
 // Delete removes keys from Redis and from this process's L1 tier, and
-// forgets in-flight loads of them, so this process's next Get starts a new
-// load (read-your-writes for the writer). With [Options.VersionedFills]
-// each key is deleted by a script that also bumps its version marker, so a
-// fill whose read started before the delete never lands after it; without
-// it, Delete is a plain DEL (one per hash slot).
+// forgets in-flight loads of them: their load leases are deleted too, so
+// the next Get (in any process) starts a new load instead of waiting for
+// the old one (read-your-writes for the writer). With
+// [Options.VersionedFills] each key is deleted by a script that also bumps
+// its version marker, so a fill whose read started before the delete never
+// lands after it; without it, Delete is a plain DEL of the value and lease
+// (one per hash slot), and an older in-flight fill may still land.
 func (c *Cache[V]) Delete(ctx context.Context, keyList ...string) error {
 	if len(keyList) == 0 {
 		return nil
 	}
 	c.invalidate(keyList...)
-	rkeys := make([]string, len(keyList))
-	for i, k := range keyList {
-		rkeys[i] = keys.Base(c.opt.Prefix, k)
+	rkeys := make([]string, 0, 2*len(keyList)) // value, lease, value, lease...
+	for _, k := range keyList {
+		b := keys.Base(c.opt.Prefix, k)
+		rkeys = append(rkeys, b, keys.Sub(b, "lease"))
 	}
 	octx, cancel := c.opCtx(ctx)
 	defer cancel()
 	var err error
 	if c.opt.VersionedFills {
 		mttl := c.opt.markerTTL().Milliseconds()
-		calls := make([]scriptCall, len(rkeys))
-		for i, k := range rkeys {
-			calls[i] = scriptCall{keys: []string{k, keys.Sub(k, "ver")}, args: []any{mttl}}
+		calls := make([]scriptCall, len(keyList))
+		for i := range calls {
+			k := rkeys[2*i]
+			calls[i] = scriptCall{keys: []string{k, keys.Sub(k, "ver"), rkeys[2*i+1]}, args: []any{mttl}}
 		}
 		for _, cmd := range runScripts(octx, c.rdb, versionedDelScript, calls) {
 			if cmd.Err() != nil {
@@ -335,16 +339,32 @@ func (c *Cache[V]) track() bool {
 	return true
 }
 
-// opCtx bounds one Redis operation by [Options.OpTimeout].
+// opCtx bounds one Redis operation by [Options.OpTimeout]. It sets a
+// deadline without a timer: go-redis (with ContextTimeoutEnabled) turns a
+// context's deadline into the socket's read and write deadlines, which is
+// all a single round trip needs, and this saves context.WithTimeout's
+// timer and allocations on the hit path. Cancellation still comes from the
+// caller's context.
 func (c *Cache[V]) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 	if c.opt.OpTimeout < 0 {
-		return ctx, func() {}
+		return ctx, noCancel
 	}
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= c.opt.OpTimeout {
-		return ctx, func() {}
+	dl := time.Now().Add(c.opt.OpTimeout)
+	if pdl, ok := ctx.Deadline(); ok && !pdl.After(dl) {
+		return ctx, noCancel
 	}
-	return context.WithTimeout(ctx, c.opt.OpTimeout)
+	return &opContext{Context: ctx, deadline: dl}, noCancel
 }
+
+func noCancel() {}
+
+// opContext is its parent with an earlier deadline (see opCtx).
+type opContext struct {
+	context.Context
+	deadline time.Time
+}
+
+func (o *opContext) Deadline() (time.Time, bool) { return o.deadline, true }
 
 // envelopeFor returns the header of a new entry.
 func (c *Cache[V]) envelopeFor(neg bool, soft time.Duration) envelope {

@@ -103,7 +103,7 @@ func TestLocal_JitterSpreadsTTLs(t *testing.T) {
 	for i := range 1000 {
 		l.set(fmt.Sprint(i), i, false, 0)
 	}
-	now := time.Now().UnixNano()
+	now := monoNow()
 	var ttls []time.Duration
 	for i := range 1000 {
 		e, ok := l.get(fmt.Sprint(i))

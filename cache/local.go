@@ -22,7 +22,7 @@ type local[V any] struct {
 
 type localShard[V any] struct {
 	mu   sync.RWMutex // guards m, ring, hand
-	m    map[string]*localEntry[V]
+	m    map[uint64]*localEntry[V] // by maphash of the key; entry.key confirms
 	ring []*localEntry[V] // entries in insertion slots, len <= cap
 	hand int              // next ring slot the clock looks at
 	cap  int
@@ -30,10 +30,11 @@ type localShard[V any] struct {
 }
 
 type localEntry[V any] struct {
+	h    uint64 // maphash of key
 	key  string
 	val  V
 	neg  bool
-	exp  int64 // unix nanoseconds
+	exp  int64 // monoNow() at expiry
 	slot int   // index in ring; guarded by the shard's mu
 	ref  atomic.Bool
 }
@@ -49,23 +50,31 @@ func newLocal[V any](size int, ttl time.Duration, jitter float64) *local[V] {
 	l := &local[V]{seed: maphash.MakeSeed(), shards: make([]localShard[V], n), mask: uint64(n - 1), ttl: ttl, jitter: jitter}
 	per := (size + n - 1) / n
 	for i := range l.shards {
-		l.shards[i].m = make(map[string]*localEntry[V], per)
+		l.shards[i].m = make(map[uint64]*localEntry[V], per)
 		l.shards[i].cap = per
 	}
 	return l
 }
 
-func (l *local[V]) shard(key string) *localShard[V] {
-	return &l.shards[maphash.String(l.seed, key)&l.mask]
+// monoBase anchors monoNow.
+var monoBase = time.Now()
+
+// monoNow is a monotonic clock in nanoseconds, cheaper than time.Now.
+func monoNow() int64 { return int64(time.Since(monoBase)) }
+
+func (l *local[V]) shard(key string) (*localShard[V], uint64) {
+	h := maphash.String(l.seed, key)
+	return &l.shards[h&l.mask], h
 }
 
-// get returns the live entry of key, if any.
+// get returns the live entry of key, if any. Two keys with one 64-bit
+// hash share a slot: the later write wins and the other reads as a miss.
 func (l *local[V]) get(key string) (*localEntry[V], bool) {
-	s := l.shard(key)
+	s, h := l.shard(key)
 	s.mu.RLock()
-	e := s.m[key]
+	e := s.m[h]
 	s.mu.RUnlock()
-	if e == nil || time.Now().UnixNano() >= e.exp {
+	if e == nil || e.key != key || monoNow() >= e.exp {
 		return nil, false
 	}
 	if !e.ref.Load() {
@@ -80,21 +89,21 @@ func (l *local[V]) set(key string, v V, neg bool, ttl time.Duration) {
 	if ttl <= 0 || ttl > l.ttl {
 		ttl = l.ttl
 	}
-	now := time.Now().UnixNano()
-	e := &localEntry[V]{key: key, val: v, neg: neg, exp: now + int64(jitter(ttl, l.jitter))}
-	s := l.shard(key)
+	now := monoNow()
+	s, h := l.shard(key)
+	e := &localEntry[V]{h: h, key: key, val: v, neg: neg, exp: now + int64(jitter(ttl, l.jitter))}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if old := s.m[key]; old != nil {
+	if old := s.m[h]; old != nil {
 		e.slot = old.slot
 		s.ring[e.slot] = e
-		s.m[key] = e
+		s.m[h] = e
 		return
 	}
 	if len(s.ring) < s.cap {
 		e.slot = len(s.ring)
 		s.ring = append(s.ring, e)
-		s.m[key] = e
+		s.m[h] = e
 		return
 	}
 	// CLOCK: skip recently used entries once, evict the first expired or
@@ -108,20 +117,20 @@ func (l *local[V]) set(key string, v V, neg bool, ttl time.Duration) {
 		s.hand = (s.hand + 1) % len(s.ring)
 	}
 	victim := s.ring[s.hand]
-	delete(s.m, victim.key)
+	delete(s.m, victim.h)
 	e.slot = s.hand
 	s.ring[s.hand] = e
-	s.m[key] = e
+	s.m[h] = e
 	s.hand = (s.hand + 1) % len(s.ring)
 }
 
 // del drops keys.
 func (l *local[V]) del(keys ...string) {
 	for _, k := range keys {
-		s := l.shard(k)
+		s, h := l.shard(k)
 		s.mu.Lock()
-		if e := s.m[k]; e != nil {
-			delete(s.m, k)
+		if e := s.m[h]; e != nil {
+			delete(s.m, h)
 			last := len(s.ring) - 1
 			if e.slot != last {
 				moved := s.ring[last]

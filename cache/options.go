@@ -81,10 +81,14 @@ type Options[V any] struct {
 	// 5 seconds.
 	LoadTimeout time.Duration
 
-	// OpTimeout bounds each Redis operation on the request path (it applies
-	// only when the client has ContextTimeoutEnabled; otherwise the
-	// client's own read and write timeouts apply). If zero, 500 ms. If
-	// negative, no per-operation timeout beyond the caller's context.
+	// OpTimeout bounds each Redis round trip: it becomes the deadline of
+	// the context the cache passes to go-redis, which applies it to the
+	// socket when the client has ContextTimeoutEnabled (otherwise the
+	// client's own ReadTimeout and WriteTimeout apply). A wait for a free
+	// pool connection is bounded by the client's PoolTimeout, not by
+	// OpTimeout. A round trip that times out counts as Redis trouble (see
+	// FailPolicy). If zero, 500 ms. If negative, no per-operation deadline
+	// beyond the caller's context.
 	OpTimeout time.Duration
 
 	// LeaseTTL is how long the cross-process load lease lives. A process

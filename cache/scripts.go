@@ -92,14 +92,15 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return m
 `)
 
-// versionedDelScript deletes a value and bumps the version marker in one
-// step, so a fill whose read started before the delete never lands.
+// versionedDelScript deletes a value and its load lease and bumps the
+// version marker in one step, so a fill whose read started before the
+// delete never lands, and the next load does not wait for the old one.
 var versionedDelScript = redis.NewScript(`
--- KEYS[1] value, KEYS[2] version marker
+-- KEYS[1] value, KEYS[2] version marker, KEYS[3] lease
 -- ARGV[1] marker TTL ms
 -- returns the new marker
 local m = redis.call('INCR', KEYS[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[1])
-redis.call('DEL', KEYS[1])
+redis.call('DEL', KEYS[1], KEYS[3])
 return m
 `)
