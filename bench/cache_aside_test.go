@@ -14,9 +14,9 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 )
 
-// newAside builds an aside cache over rdb with its defaults (JSON codec,
+// newCacheAside builds an aside cache over rdb with its defaults (JSON codec,
 // lease on, 10% jitter, OpTimeout 500 ms) except the given changes.
-func newAside[V any](b *testing.B, rdb *redis.Client, pfx string, opt cache.Options[V]) *cache.Cache[V] {
+func newCacheAside[V any](b *testing.B, rdb *redis.Client, pfx string, opt cache.Options[V]) *cache.Cache[V] {
 	opt.Prefix = pfx
 	opt.TTL = cacheTTL
 	c, err := cache.New(rdb, &opt)
@@ -27,11 +27,11 @@ func newAside[V any](b *testing.B, rdb *redis.Client, pfx string, opt cache.Opti
 	return c
 }
 
-// benchAsideHit stores cacheValue (converted by conv) under every key with
-// c.Set, then times c.Get (whose loader fails the benchmark).
-func benchAsideHit[V any](b *testing.B, local bool, codec cache.Codec[V], conv func(cacheVal) V, back func(V) cacheVal) {
+// cacheSetupAside stores cacheValue (converted by conv) under every key with
+// c.Set; get is c.Get, whose loader fails the benchmark.
+func cacheSetupAside[V any](b *testing.B, name string, local bool, codec cache.Codec[V], conv func(cacheVal) V, back func(V) cacheVal) hitLib {
 	rdb, cc := hitClient(b, local)
-	var loads atomic.Int64
+	loads := new(atomic.Int64)
 	opt := cache.Options[V]{
 		Codec: codec,
 		Loader: cache.LoaderFunc[V](func(ctx context.Context, key string) (V, error) {
@@ -43,7 +43,7 @@ func benchAsideHit[V any](b *testing.B, local bool, codec cache.Codec[V], conv f
 	if local {
 		opt.Local = &cache.LocalOptions{Size: 10000, TTL: time.Minute}
 	}
-	c := newAside(b, rdb, prefix(b), opt)
+	c := newCacheAside(b, rdb, prefix(b)+"-"+name, opt)
 	ctx := context.Background()
 	keys := cacheKeyNames("b")
 	for _, k := range keys {
@@ -54,10 +54,11 @@ func benchAsideHit[V any](b *testing.B, local bool, codec cache.Codec[V], conv f
 	if local {
 		c.FlushLocal() // L1 is filled by the warm-up reads, as in the peers' runs
 	}
-	runCacheHit(b, keys, &loads, cc, func(ctx context.Context, key string) (cacheVal, error) {
-		v, err := c.Get(ctx, key)
-		return back(v), err
-	})
+	return hitLib{name: name, keys: keys, loads: loads, cmds: cc,
+		get: func(ctx context.Context, key string) (cacheVal, error) {
+			v, err := c.Get(ctx, key)
+			return back(v), err
+		}}
 }
 
 func sameVal(v cacheVal) cacheVal { return v }
@@ -65,37 +66,39 @@ func sameVal(v cacheVal) cacheVal { return v }
 // BenchmarkCacheHit_Aside is aside Get, Redis tier, default JSON codec:
 // compare with BenchmarkCacheHit_GETDecodeJSON (the 10% goal).
 func BenchmarkCacheHit_Aside(b *testing.B) {
-	benchAsideHit(b, false, nil, sameVal, sameVal)
+	runCacheHit(b, cacheSetupAside(b, "Aside", false, nil, sameVal, sameVal))
 }
 
 // BenchmarkCacheHit_AsideMsgpack is aside Get with a user codec doing
 // plain msgpack: compare with BenchmarkCacheHit_GETDecodeMsgpack, and with
 // go-redis/cache and jetcache-go (msgpack + s2).
 func BenchmarkCacheHit_AsideMsgpack(b *testing.B) {
-	benchAsideHit(b, false, cache.Codec[cacheVal](msgpackCodec{}), sameVal, sameVal)
+	runCacheHit(b, cacheSetupAside(b, "AsideMsgpack", false, cache.Codec[cacheVal](msgpackCodec{}), sameVal, sameVal))
 }
 
 // BenchmarkCacheHit_AsideBinary is aside Get with cache.Binary over a
 // hand-written encoder (cacheValBin): compare with
 // BenchmarkCacheHit_GETDecodeBinary.
 func BenchmarkCacheHit_AsideBinary(b *testing.B) {
-	benchAsideHit(b, false, cache.Binary[cacheValBin](), toBin, fromBin)
+	runCacheHit(b, cacheSetupAside(b, "AsideBinary", false, cache.Binary[cacheValBin](), toBin, fromBin))
 }
 
 // BenchmarkCacheHit_GETDecodeBinary is GET + cacheValBin.UnmarshalBinary.
-func BenchmarkCacheHit_GETDecodeBinary(b *testing.B) {
+func BenchmarkCacheHit_GETDecodeBinary(b *testing.B) { runCacheHit(b, cacheSetupFloorBinary(b)) }
+
+func cacheSetupFloorBinary(b *testing.B) hitLib {
 	enc, err := cacheValBin(cacheValue).MarshalBinary()
 	if err != nil {
 		b.Fatal(err)
 	}
-	benchGETDecode(b, enc, func(data []byte, v any) error {
+	return cacheSetupFloor(b, "GETDecodeBinary", enc, func(data []byte, v any) error {
 		return (*cacheValBin)(v.(*cacheVal)).UnmarshalBinary(data)
 	})
 }
 
 // BenchmarkCacheL1Hit_Aside is aside Get answered by its L1 tier.
 func BenchmarkCacheL1Hit_Aside(b *testing.B) {
-	benchAsideHit(b, true, nil, sameVal, sameVal)
+	runCacheHit(b, cacheSetupAside(b, "AsideL1", true, nil, sameVal, sameVal))
 }
 
 // BenchmarkCacheStampede_Aside: 4 aside caches (one client each, one
@@ -109,7 +112,7 @@ func BenchmarkCacheStampede_AsideNoLease(b *testing.B) { benchAsideStampede(b, t
 func benchAsideStampede(b *testing.B, noLease bool) {
 	pfx := prefix(b)
 	runStampede(b, func(b *testing.B, rdb *redis.Client, load func(context.Context) (cacheVal, error)) stampedeGetter {
-		c := newAside(b, rdb, pfx, cache.Options[cacheVal]{
+		c := newCacheAside(b, rdb, pfx, cache.Options[cacheVal]{
 			DisableLease: noLease,
 			Loader: cache.LoaderFunc[cacheVal](func(ctx context.Context, _ string) (cacheVal, error) {
 				return load(ctx)
