@@ -2,6 +2,7 @@ package pubsub_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -69,6 +70,7 @@ func TestSubscription_sharded_survivesFailover(t *testing.T) {
 		t.Errorf("unexpected second gap %+v", g)
 	default:
 	}
+
 }
 
 // TestSubscription_sharded_resubscribesAfterSlotMigration moves the
@@ -138,4 +140,74 @@ func TestSubscription_sharded_resubscribesAfterSlotMigration(t *testing.T) {
 	if len(owner) != 2 || owner[1] != int64(1) {
 		t.Errorf("PUBSUB SHARDNUMSUB on the new owner = %v, want 1 subscriber", owner)
 	}
+}
+
+
+// TestSubscription_sharded_followsAutomaticFailover kills (-9) the master
+// owning the topic's slot: the subscriber's connection breaks, its
+// replica is elected after the node timeout, and the subscription must
+// report the gap and resume there.
+func TestSubscription_sharded_followsAutomaticFailover(t *testing.T) {
+	t.Parallel()
+	c := redistest.StartCluster(t, redistest.ClusterConfig{ReplicasPerMaster: 1})
+	topic := topicInRange(redistest.Prefix(t), 0, 16384/3-1) // master 0's slots
+	gaps := newGapRecorder()
+	disc := make(chan pubsub.Disconnect, 10)
+	sub := newPubSub(t, c.Client(t), &pubsub.Options{
+		HealthCheck:  200 * time.Millisecond,
+		OnGap:        gaps.onGap,
+		OnDisconnect: func(d pubsub.Disconnect) { disc <- d },
+	})
+	pub := newPubSub(t, c.Client(t), nil)
+	msgs := newCollector()
+	if _, err := sub.Subscribe(t.Context(), []string{topic}, msgs); err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Publish(t.Context(), topic, "before"); err != nil {
+		t.Fatal(err)
+	}
+	msgs.next(t)
+
+	// A replica that never finished its first sync does not stand for
+	// election: wait for the link before killing its master.
+	waitReplicaLinked(t, c.Replicas[0][0])
+	faultAt := time.Now()
+	c.Masters[0].Kill()
+	select {
+	case <-disc:
+	case <-time.After(waitTimeout):
+		t.Fatal("the dead master was not noticed")
+	}
+	gap := gaps.next(t)
+	if gap.Reason != pubsub.GapReconnect || gap.Until.Before(faultAt) || gap.Since.After(faultAt) {
+		t.Errorf("gap = %+v, want a reconnect covering the kill at %v", gap, faultAt)
+	}
+	t.Logf("gap after master kill: %v", gap.Until.Sub(gap.Since))
+	// The publisher's client may not know the new master yet: retry the
+	// publish itself (each attempt is a new message), never the receive.
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		err := pub.Publish(t.Context(), topic, "after")
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("publish after failover: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var got string
+	if err := msgs.next(t).Decode(&got); err != nil || got != "after" {
+		t.Errorf("message after failover = %q (%v), want after", got, err)
+	}
+}
+
+// waitReplicaLinked waits until the replica reports master_link_status:up.
+func waitReplicaLinked(t *testing.T, r *redistest.Server) {
+	t.Helper()
+	rc := r.Client(t)
+	eventually(t, "replica linked to its master", func() bool {
+		info, err := rc.Info(context.Background(), "replication").Result()
+		return err == nil && strings.Contains(info, "master_link_status:up")
+	})
 }

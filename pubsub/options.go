@@ -94,11 +94,16 @@ type Options struct {
 	Overflow Policy
 
 	// HealthCheck is how long a connection may stay silent before the
-	// PubSub sends it a PING; when that PING is not answered within another
-	// HealthCheck the connection is treated as lost. A lost connection is
-	// therefore noticed within 2×HealthCheck even when no error arrives (a
-	// frozen server, a silently dropped TCP connection). If zero, 1 second.
+	// PubSub sends it a PING. If zero, 1 second.
 	HealthCheck time.Duration
+
+	// PingTimeout is how long a health-check PING may stay unanswered
+	// before the connection is treated as lost, so a lost connection is
+	// noticed within HealthCheck+PingTimeout even when no error arrives (a
+	// frozen server, a silently dropped TCP connection). Too short a value
+	// reports gaps that did not happen when the host is overloaded. If
+	// zero, HealthCheck but at least 1 second.
+	PingTimeout time.Duration
 
 	// OnGap, if set, is called once per gap in delivery: after a lost
 	// connection has been resubscribed, after Redis dropped the
@@ -146,8 +151,8 @@ func (o *Options) withDefaults() (Options, error) {
 	if c.Overflow < Block || c.Overflow > DropOldest {
 		return c, fmt.Errorf("pubsub: unknown overflow policy %d", int(c.Overflow))
 	}
-	if c.Concurrency < 0 || c.Buffer < 0 || c.HealthCheck < 0 {
-		return c, errors.New("pubsub: negative Concurrency, Buffer or HealthCheck")
+	if c.Concurrency < 0 || c.Buffer < 0 || c.HealthCheck < 0 || c.PingTimeout < 0 {
+		return c, errors.New("pubsub: negative Concurrency, Buffer, HealthCheck or PingTimeout")
 	}
 	if c.Concurrency == 0 {
 		c.Concurrency = 1
@@ -157,6 +162,9 @@ func (o *Options) withDefaults() (Options, error) {
 	}
 	if c.HealthCheck == 0 {
 		c.HealthCheck = defaultHealthCheck
+	}
+	if c.PingTimeout == 0 {
+		c.PingTimeout = max(c.HealthCheck, time.Second)
 	}
 	return c, nil
 }

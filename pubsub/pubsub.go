@@ -76,7 +76,9 @@ func (p *PubSub) Publish(ctx context.Context, topic string, v any) error {
 	return p.PublishRaw(ctx, topic, b)
 }
 
-// PublishRaw publishes payload to topic as it is, without the codec.
+// PublishRaw publishes payload to topic as it is, without the codec. On a
+// Cluster, a failed publish also asks the client to reload its slot map,
+// so that a retry after a failover reaches the new owner.
 func (p *PubSub) PublishRaw(ctx context.Context, topic string, payload []byte) error {
 	if p.isClosed() {
 		return ErrClosed
@@ -88,6 +90,12 @@ func (p *PubSub) PublishRaw(ctx context.Context, topic string, payload []byte) e
 		err = p.rdb.Publish(ctx, topic, payload).Err()
 	}
 	if err != nil {
+		if p.cluster != nil {
+			// go-redis reloads the slot map on MOVED but not when the owner
+			// is unreachable: ask for a reload so that a retry after a
+			// failover reaches the new owner.
+			p.cluster.ReloadState(ctx)
+		}
 		return fmt.Errorf("pubsub: publish to %q: %w", topic, err)
 	}
 	return nil

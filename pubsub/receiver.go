@@ -179,9 +179,13 @@ func (r *receiver) run() {
 func (r *receiver) receive(ps *redis.PubSub) error {
 	ctx := r.s.ctx
 	interval := r.s.p.opt.HealthCheck
-	pinged := false
+	var pingedAt time.Time // zero: no PING outstanding
 	for {
-		v, err := ps.ReceiveTimeout(ctx, interval)
+		wait := interval
+		if !pingedAt.IsZero() {
+			wait = max(time.Until(pingedAt.Add(r.s.p.opt.PingTimeout)), time.Millisecond)
+		}
+		v, err := ps.ReceiveTimeout(ctx, wait)
 		if err != nil {
 			if ctx.Err() != nil {
 				return err
@@ -190,22 +194,25 @@ func (r *receiver) receive(ps *redis.PubSub) error {
 				return err
 			}
 			r.flushOverflow()
-			if pinged {
-				return errPingTimeout
+			if !pingedAt.IsZero() {
+				if time.Since(pingedAt) >= r.s.p.opt.PingTimeout {
+					return errPingTimeout
+				}
+				continue
 			}
 			if err := ps.Ping(ctx); err != nil {
 				return err
 			}
-			pinged = true
+			pingedAt = time.Now()
 			continue
 		}
 		switch m := v.(type) {
 		case *redis.Pong:
 			r.lastAlive = time.Now()
-			pinged = false
+			pingedAt = time.Time{}
 		case *redis.Message:
 			r.lastAlive = time.Now()
-			pinged = false
+			pingedAt = time.Time{}
 			r.deliver(m)
 			if r.nDropped > 0 && time.Since(r.dropSince) >= interval {
 				r.flushOverflow()
