@@ -1,0 +1,100 @@
+package lock_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log"
+	"time"
+
+	"github.com/aside-go/aside/lock"
+	"github.com/redis/go-redis/v9"
+)
+
+// The examples need a Redis server: they compile but are not run.
+
+func ExampleClient_Do() {
+	rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379", ContextTimeoutEnabled: true})
+	locks, err := lock.New(rdb, &lock.Options{Prefix: "billing"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer locks.Close()
+
+	err = locks.Do(context.Background(), "monthly-invoices", 30*time.Second, func(ctx context.Context) error {
+		// Only one instance runs this at a time. ctx is canceled if the
+		// lock is lost: stop then.
+		return nil
+	}, lock.NoWait())
+	switch {
+	case errors.Is(err, lock.ErrNotObtained):
+		fmt.Println("another instance is on it")
+	case errors.Is(err, lock.ErrLost):
+		fmt.Println("lost the lock while running; the work may be incomplete")
+	case errors.Is(err, lock.ErrFailed):
+		fmt.Println("the job failed:", err)
+	case err != nil:
+		fmt.Println("redis:", err)
+	}
+}
+
+func ExampleClient_Obtain() {
+	rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379", ContextTimeoutEnabled: true})
+	locks, err := lock.New(rdb, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	// Wait up to 5 s for the lock; renew it while we work.
+	l, err := locks.Obtain(ctx, "report", 10*time.Second, lock.WithWatchdog(true))
+	if err != nil {
+		log.Fatal(err) // errors.Is(err, lock.ErrNotObtained) after 5 s
+	}
+	defer l.Release(context.Background())
+
+	// Write under the lock with its fence: a holder that stalled past its
+	// lease is rejected by the resource.
+	err = locks.SetFenced(l.Context(), "report:latest", "v42", l.Fence())
+	if errors.Is(err, lock.ErrStaleFence) {
+		fmt.Println("a newer holder has written; dropping our result")
+	}
+}
+
+// The same fencing check in SQL: store the fence with the row and update
+// only if ours is not older.
+func ExampleLock_Fence_sql() {
+	var db *sql.DB // opened elsewhere
+	var l *lock.Lock
+	ctx := l.Context()
+	res, err := db.ExecContext(ctx,
+		`UPDATE accounts SET balance = $1, fence = $2 WHERE id = $3 AND fence <= $2`,
+		100, l.Fence(), 7)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		fmt.Println("stale fence: a newer lock holder has written")
+	}
+}
+
+func ExampleSemaphore_Acquire() {
+	rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379", ContextTimeoutEnabled: true})
+	locks, err := lock.New(rdb, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	// At most 3 exports run at once across the fleet.
+	exports, err := locks.NewSemaphore("exports", 3)
+	if err != nil {
+		log.Fatal(err)
+	}
+	permit, err := exports.Acquire(context.Background(), time.Minute, lock.WithWatchdog(true))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer permit.Release(context.Background())
+	// ... run the export under permit.Context() ...
+}
