@@ -19,7 +19,7 @@ func TestSubscription_sharded_survivesFailover(t *testing.T) {
 	t.Parallel()
 	c := redistest.StartCluster(t, redistest.ClusterConfig{ReplicasPerMaster: 1})
 	prefix := redistest.Prefix(t)
-	topic := topicInRange(prefix, 0, 16384/3-1) // master 0's slots
+	topic := topicInRange(prefix, 0, 16384/3-1)     // master 0's slots
 	other := topicInRange(prefix, 16384*2/3, 16383) // master 2's, untouched
 	gaps := newGapRecorder()
 	sub := newPubSub(t, c.Client(t), &pubsub.Options{HealthCheck: 200 * time.Millisecond, OnGap: gaps.onGap})
@@ -141,7 +141,6 @@ func TestSubscription_sharded_resubscribesAfterSlotMigration(t *testing.T) {
 		t.Errorf("PUBSUB SHARDNUMSUB on the new owner = %v, want 1 subscriber", owner)
 	}
 }
-
 
 // TestSubscription_sharded_followsAutomaticFailover kills (-9) the master
 // owning the topic's slot: the subscriber's connection breaks, its

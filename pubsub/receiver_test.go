@@ -164,3 +164,56 @@ func TestSubscription_reconnect_frozenServerDetectedByPing(t *testing.T) {
 	f.checkGap(t, faultAt)
 	f.roundTrip(t, "after")
 }
+
+// TestSubscription_block_outputBufferLimitReported stalls a Block-policy
+// handler while a flood arrives: the reader stops, Redis buffers for the
+// subscriber until its pubsub output buffer limit closes the connection.
+// Those messages are lost, and the gap must be reported.
+func TestSubscription_block_outputBufferLimitReported(t *testing.T) {
+	t.Parallel()
+	srv := redistest.StartServer(t, redistest.Config{Args: []string{"--client-output-buffer-limit", "pubsub 256kb 128kb 1"}})
+	topic := redistest.Prefix(t) + ":flood"
+	gaps := newGapRecorder()
+	sub := newPubSub(t, srv.Client(t), &pubsub.Options{Buffer: 1, Overflow: pubsub.Block, OnGap: gaps.onGap})
+	h := newGatedHandler()
+	s, err := sub.Subscribe(t.Context(), []string{topic}, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := srv.Client(t)
+	payload := make([]byte, 1024)
+	const total = 20000 // 20 MB: more than the socket buffers and the limit
+	for i := 0; i < total; i += 1000 {
+		if _, err := pub.Pipelined(t.Context(), func(p redis.Pipeliner) error {
+			for range 1000 {
+				p.Publish(t.Context(), topic, payload)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case g := <-gaps.ch:
+		t.Fatalf("gap %+v reported while the reader was blocked", g)
+	default:
+	}
+	<-h.started   // the handler holds the first message...
+	close(h.gate) // ...until now; then 1 KiB of zeros fails to decode as an int: counted, fine
+	gap := gaps.next(t)
+	if gap.Reason != pubsub.GapReconnect {
+		t.Errorf("gap reason = %v, want reconnect", gap.Reason)
+	}
+	st := s.Stats()
+	if st.Dropped != 0 || st.Received >= total {
+		t.Errorf("Stats = %+v: want no drop by the policy and fewer than %d received (Redis cut the rest)", st, total)
+	}
+	t.Logf("received %d of %d before Redis closed the connection", st.Received, total)
+	if err := pub.Publish(t.Context(), topic, "42").Err(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the message after the gap", func() bool {
+		vs := h.values()
+		return len(vs) > 0 && vs[len(vs)-1] == 42
+	})
+}

@@ -17,7 +17,7 @@ import (
 // the gate is opened.
 type gatedHandler struct {
 	gate    chan struct{}
-	started chan struct{} // one send per call, before blocking
+	started chan struct{} // a send per call (while there is room), before blocking
 	active  atomic.Int64
 	maxSeen atomic.Int64
 
@@ -38,12 +38,15 @@ func (h *gatedHandler) HandleMessage(_ context.Context, m *pubsub.Message) error
 			break
 		}
 	}
+	select {
+	case h.started <- struct{}{}:
+	default:
+	}
+	<-h.gate
 	var v int
 	if err := m.Decode(&v); err != nil {
 		return err
 	}
-	h.started <- struct{}{}
-	<-h.gate
 	h.mu.Lock()
 	h.got = append(h.got, v)
 	h.mu.Unlock()
