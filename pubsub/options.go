@@ -110,8 +110,10 @@ type Options struct {
 	// subscription (a Cluster slot moved), and after messages were dropped
 	// by the [Policy]. Messages published between Gap.Since and Gap.Until
 	// may never reach the handler. It runs on the subscription's receive
-	// goroutine: keep it short and do not call [Subscription.Close] or
-	// [PubSub.Close] from it.
+	// goroutine (one per hash slot in sharded mode on a Cluster, so calls
+	// may be concurrent): keep it short and do not call
+	// [Subscription.Close] or [PubSub.Close] from it. No gap is reported
+	// for a subscription closed while disconnected.
 	OnGap func(Gap)
 
 	// OnDisconnect, if set, is called as soon as a subscription's connection
