@@ -2,6 +2,8 @@ package pubsub_test
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -216,4 +218,55 @@ func TestSubscription_block_outputBufferLimitReported(t *testing.T) {
 		vs := h.values()
 		return len(vs) > 0 && vs[len(vs)-1] == 42
 	})
+}
+
+// TestSubscription_reconnect_resp2ClientKillTypePubsub runs on a RESP2
+// connection, where Redis counts subscribers as type pubsub (so CLIENT
+// KILL TYPE pubsub reaches them) and answers PING with a ["pong", ""]
+// array; a short health check exercises that reply too.
+func TestSubscription_reconnect_resp2ClientKillTypePubsub(t *testing.T) {
+	t.Parallel()
+	srv := redistest.StartServer(t, redistest.Config{})
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), Protocol: 2, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = rdb.Close() })
+	gaps := newGapRecorder()
+	p := newPubSub(t, rdb, &pubsub.Options{HealthCheck: 20 * time.Millisecond, OnGap: gaps.onGap})
+	topic := redistest.Prefix(t) + ":resp2"
+	c := newCollector()
+	sub, err := p.Subscribe(t.Context(), []string{topic}, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Several health checks pass without a gap (PONGs are understood).
+	admin := srv.Client(t)
+	var pings int64
+	eventually(t, "health-check pings", func() bool {
+		info, err := admin.Info(t.Context(), "commandstats").Result()
+		if err != nil {
+			return false
+		}
+		_, after, ok := strings.Cut(info, "cmdstat_ping:calls=")
+		if !ok {
+			return false
+		}
+		n, _ := strconv.ParseInt(after[:strings.IndexByte(after, ',')], 10, 64)
+		pings = n
+		return n >= 5
+	})
+	if st := sub.Stats(); st.Gaps != 0 {
+		t.Fatalf("%d gaps after %d health-check pings on an idle connection", st.Gaps, pings)
+	}
+	n, err := admin.ClientKillByFilter(t.Context(), "TYPE", "pubsub").Result()
+	if err != nil || n != 1 {
+		t.Fatalf("CLIENT KILL TYPE pubsub killed %d (%v), want 1", n, err)
+	}
+	if gap := gaps.next(t); gap.Reason != pubsub.GapReconnect {
+		t.Errorf("gap reason = %v, want reconnect", gap.Reason)
+	}
+	if err := p.Publish(t.Context(), topic, "after"); err != nil {
+		t.Fatal(err)
+	}
+	if m := c.next(t); string(m.Payload) != `"after"` {
+		t.Errorf("payload after reconnect = %s", m.Payload)
+	}
 }

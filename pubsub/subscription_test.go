@@ -218,3 +218,42 @@ func TestSubscription_handler_errorsAndPanicsCounted(t *testing.T) {
 		}
 	})
 }
+
+func TestSubscription_Close_onlyThatSubscription(t *testing.T) {
+	redistest.EachTopology(t, func(t *testing.T, tp *redistest.Topology) {
+		topic := redistest.Prefix(t) + ":two"
+		p := newPubSub(t, tp.Client(t), nil)
+		a, b := newCollector(), newCollector()
+		subA, err := p.Subscribe(t.Context(), []string{topic}, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Subscribe(t.Context(), []string{topic}, b); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Publish(t.Context(), topic, 1); err != nil {
+			t.Fatal(err)
+		}
+		a.next(t)
+		b.next(t)
+		if err := subA.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := subA.Close(); err != nil {
+			t.Errorf("second Close: %v", err)
+		}
+		if n := p.Stats().Subscriptions; n != 1 {
+			t.Errorf("Subscriptions = %d after closing one of two, want 1", n)
+		}
+		if err := p.Publish(t.Context(), topic, 2); err != nil {
+			t.Fatal(err)
+		}
+		b.next(t)
+		if st := subA.Stats(); st.Received != 1 {
+			t.Errorf("closed subscription received %d, want 1", st.Received)
+		}
+		if len(a.ch) != 0 {
+			t.Errorf("closed subscription's handler got %d more messages", len(a.ch))
+		}
+	})
+}
