@@ -1,0 +1,123 @@
+package cache_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/aside-go/aside/cache"
+)
+
+type User struct {
+	ID   string
+	Name string
+}
+
+// db stands in for the user's database.
+var db = map[string]User{"1": {ID: "1", Name: "Ada"}}
+
+// A cache of users with negative caching, stale-while-revalidate and an
+// L1 tier. Needs a Redis at $REDIS_ADDR, so it is compiled, not run.
+func ExampleNew() {
+	ctx := context.Background()
+	rdb := redis.NewClient(&redis.Options{Addr: os.Getenv("REDIS_ADDR"), ContextTimeoutEnabled: true})
+	defer rdb.Close() // after the cache
+
+	users, err := cache.New(rdb, &cache.Options[User]{
+		Prefix:  "users",
+		TTL:     time.Hour,
+		SoftTTL: 10 * time.Minute, // past it: serve stale, refresh once in the background
+		Local:   &cache.LocalOptions{Size: 10_000, TTL: 5 * time.Second},
+		Loader: cache.LoaderFunc[User](func(ctx context.Context, id string) (User, error) {
+			u, ok := db[id]
+			if !ok {
+				return User{}, cache.ErrNotFound // cached as a negative entry
+			}
+			return u, nil
+		}),
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer users.Close()
+
+	u, err := users.Get(ctx, "1")
+	switch {
+	case errors.Is(err, cache.ErrNotFound):
+		fmt.Println("no such user")
+	case err != nil:
+		log.Fatal(err)
+	default:
+		fmt.Println(u.Name)
+	}
+}
+
+// GetMany loads every miss with one batch call.
+func ExampleCache_GetMany() {
+	ctx := context.Background()
+	rdb := redis.NewClient(&redis.Options{Addr: os.Getenv("REDIS_ADDR"), ContextTimeoutEnabled: true})
+	defer rdb.Close()
+	users, err := cache.New(rdb, &cache.Options[User]{
+		Prefix: "users",
+		BatchLoader: cache.BatchLoaderFunc[User](func(ctx context.Context, ids []string) (map[string]User, error) {
+			out := map[string]User{}
+			for _, id := range ids { // one query: SELECT ... WHERE id = ANY($1)
+				if u, ok := db[id]; ok {
+					out[id] = u
+				}
+			}
+			return out, nil
+		}),
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer users.Close()
+	rs, err := users.GetMany(ctx, []string{"1", "2"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, r := range rs {
+		fmt.Println(r.Found, r.Value.Name)
+	}
+}
+
+// A bloom filter guard in Redis, filled from the database's keys: lookups
+// of ids that never existed stop before Redis's value keys and the loader.
+func ExampleCache_RebuildBloom() {
+	ctx := context.Background()
+	rdb := redis.NewClient(&redis.Options{Addr: os.Getenv("REDIS_ADDR"), ContextTimeoutEnabled: true})
+	defer rdb.Close()
+	users, err := cache.New(rdb, &cache.Options[User]{
+		Prefix: "users",
+		Loader: cache.LoaderFunc[User](func(ctx context.Context, id string) (User, error) { return db[id], nil }),
+		Bloom: &cache.BloomOptions{
+			Expected: 1_000_000, FalsePositive: 0.001, Shared: true,
+			Source: func(ctx context.Context, add func(string)) error {
+				for id := range db { // SELECT id FROM users
+					add(id)
+				}
+				return nil
+			},
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer users.Close()
+	if err := users.RebuildBloom(ctx); err != nil { // at start, then e.g. nightly
+		log.Fatal(err)
+	}
+	_, err = users.Get(ctx, "no-such-id")
+	fmt.Println(errors.Is(err, cache.ErrNotFound))
+}
+
+func ExampleFailPolicy_String() {
+	fmt.Println(cache.FailOpen, cache.FailClosed)
+	// Output: fail-open fail-closed
+}
