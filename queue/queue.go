@@ -2,7 +2,6 @@ package queue
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"strconv"
@@ -22,6 +21,7 @@ type Queue struct {
 	name string
 	opt  Options
 	k    keyset
+	enq  combiner // merges concurrent Enqueue calls into one script call
 }
 
 // keyset holds the Redis keys of one queue, all in one hash slot.
@@ -70,7 +70,9 @@ func New(rdb redis.UniversalClient, name string, opt *Options) (*Queue, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Queue{rdb: rdb, name: name, opt: o, k: newKeyset(o.Prefix, name)}, nil
+	q := &Queue{rdb: rdb, name: name, opt: o, k: newKeyset(o.Prefix, name)}
+	q.enq.q = q
+	return q, nil
 }
 
 // Name returns the queue's name.
@@ -96,87 +98,6 @@ type Message struct {
 	Token string
 }
 
-// Item is one message of [Queue.EnqueueBatch].
-type Item struct {
-	Payload []byte
-	Options []EnqueueOption
-}
-
-// Enqueue adds a message and returns its ID. When it returns nil the
-// message is stored in Redis (durable as far as the server's persistence
-// settings make it). With [WithID] or [WithDedupeID] it may return the
-// existing message's ID and [ErrDuplicate].
-func (q *Queue) Enqueue(ctx context.Context, payload []byte, opts ...EnqueueOption) (string, error) {
-	ids, err := q.EnqueueBatch(ctx, []Item{{Payload: payload, Options: opts}})
-	if len(ids) == 1 {
-		return ids[0], err
-	}
-	return "", err
-}
-
-// maxBatchArgs bounds one enqueue script call, so a huge batch does not
-// block Redis for long; batches larger than that take several round trips.
-const maxBatch = 1000
-
-// EnqueueBatch adds messages in one round trip (one script call per 1000
-// messages) and returns their IDs in order. A duplicate (see
-// [ErrDuplicate]) does not stop the others: its slot holds the existing
-// message's ID and the returned error wraps ErrDuplicate. On any other
-// error, messages of earlier script calls may be stored.
-func (q *Queue) EnqueueBatch(ctx context.Context, items []Item) ([]string, error) {
-	if len(items) == 0 {
-		return nil, nil
-	}
-	ids := make([]string, 0, len(items))
-	dups := 0
-	for start := 0; start < len(items); start += maxBatch {
-		chunk := items[start:min(start+maxBatch, len(items))]
-		args := make([]any, 1, 1+6*len(chunk))
-		args[0] = q.opt.DedupeWindow.Milliseconds()
-		for _, it := range chunk {
-			var c enqueueConfig
-			for _, o := range it.Options {
-				o(&c)
-			}
-			if c.err != nil {
-				return ids, c.err
-			}
-			given := "1"
-			if c.id == "" {
-				c.id, given = rand.Text(), "0"
-			}
-			delay := c.delay
-			if !c.at.IsZero() {
-				delay = time.Until(c.at)
-			}
-			var delayMs int64
-			if delay > 0 {
-				delayMs = max(1, (delay + time.Millisecond - 1).Milliseconds()) // round up: never early
-			}
-			maxD := c.maxDeliveries
-			if maxD == 0 {
-				maxD = q.opt.MaxDeliveries
-			}
-			maxD = max(maxD, 0)
-			args = append(args, c.id, given, it.Payload, delayMs, maxD, c.dedupeID)
-		}
-		res, err := enqueueScript.Run(ctx, q.rdb, q.k.enqueue, args...).Slice()
-		if err != nil {
-			return ids, fmt.Errorf("queue: enqueue: %w", err)
-		}
-		for i := 0; i+1 < len(res); i += 2 {
-			ids = append(ids, str(res[i]))
-			if toInt(res[i+1]) == 1 {
-				dups++
-			}
-		}
-	}
-	if dups > 0 {
-		return ids, fmt.Errorf("%w (%d of %d messages)", ErrDuplicate, dups, len(items))
-	}
-	return ids, nil
-}
-
 // crashedText is the last error of a message dead-lettered because its last
 // allowed delivery ran out of time.
 const crashedText = "queue: visibility timeout expired on the last allowed delivery (consumer crashed or stalled)"
@@ -195,31 +116,53 @@ func (q *Queue) Fetch(ctx context.Context, n int, visibility time.Duration) ([]*
 	if visibility < time.Millisecond {
 		return nil, fmt.Errorf("queue: visibility %v is below 1ms", visibility)
 	}
-	msgs, _, _, err := q.fetch(ctx, n, visibility)
-	return msgs, err
+	r, err := q.fetch(ctx, fetchArgs{n: n, visibility: visibility, reap: true})
+	return r.msgs, err
 }
 
-// fetch runs fetchScript; n may be 0 to only reap. It returns the
-// messages, how many entries were moved to ready or dead, and how long
-// until the next delayed message is due or deadline passes (-1: none).
-func (q *Queue) fetch(ctx context.Context, n int, visibility time.Duration) ([]*Message, int, time.Duration, error) {
-	res, err := fetchScript.Run(ctx, q.rdb, q.k.fetch, n, visibility.Milliseconds(), reapLimit, crashedText).Slice()
+// fetchArgs is one fetch script call.
+type fetchArgs struct {
+	n          int           // messages to deliver at most; 0 to only reap or ack
+	visibility time.Duration // of the delivered messages
+	reap       bool          // reclaim expired deliveries and promote due delayed messages first
+	acks       []*Message    // finished deliveries to ack first
+}
+
+// fetchResult is what a fetch script call did.
+type fetchResult struct {
+	msgs  []*Message
+	moved int           // entries moved to ready or dead by reaping
+	next  time.Duration // until the next delayed message is due or deadline passes; -1: none or unknown
+	stale int           // acks rejected as stale
+}
+
+func (q *Queue) fetch(ctx context.Context, a fetchArgs) (fetchResult, error) {
+	reap := "0"
+	if a.reap {
+		reap = "1"
+	}
+	args := make([]any, 6, 6+2*len(a.acks))
+	args[0], args[1], args[2], args[3], args[4], args[5] = a.n, a.visibility.Milliseconds(), reap, reapLimit, crashedText, len(a.acks)
+	for _, m := range a.acks {
+		args = append(args, m.ID, m.Token)
+	}
+	r := fetchResult{next: -1}
+	res, err := fetchScript.Run(ctx, q.rdb, q.k.fetch, args...).Slice()
 	if err != nil {
-		return nil, 0, -1, fmt.Errorf("queue: fetch: %w", err)
+		return r, fmt.Errorf("queue: fetch: %w", err)
 	}
-	if len(res) < 2 {
-		return nil, 0, -1, fmt.Errorf("queue: fetch: short reply %v", res)
+	if len(res) < 3 {
+		return r, fmt.Errorf("queue: fetch: short reply %v", res)
 	}
-	moved := int(toInt(res[0]))
-	next := time.Duration(-1)
+	r.moved = int(toInt(res[0]))
 	if ms := toInt(res[1]); ms >= 0 {
-		next = time.Duration(ms) * time.Millisecond
+		r.next = time.Duration(ms) * time.Millisecond
 	}
-	var msgs []*Message
-	if rest := len(res) - 2; rest > 0 {
-		msgs = make([]*Message, 0, rest/6)
-		for i := 2; i+5 < len(res); i += 6 {
-			msgs = append(msgs, &Message{
+	r.stale = int(toInt(res[2]))
+	if rest := len(res) - 3; rest > 0 {
+		r.msgs = make([]*Message, 0, rest/6)
+		for i := 3; i+5 < len(res); i += 6 {
+			r.msgs = append(r.msgs, &Message{
 				ID:            str(res[i]),
 				Payload:       []byte(str(res[i+1])),
 				Delivery:      int(toInt(res[i+2])),
@@ -229,7 +172,7 @@ func (q *Queue) fetch(ctx context.Context, n int, visibility time.Duration) ([]*
 			})
 		}
 	}
-	return msgs, moved, next, nil
+	return r, nil
 }
 
 // Ack finishes a delivery: the message is deleted. It returns

@@ -91,42 +91,58 @@ end
 return out
 `)
 
-// fetchScript reclaims expired deliveries, promotes due delayed messages
-// and delivers up to ARGV[1] ready messages.
+// fetchScript applies acks, reclaims expired deliveries, promotes due
+// delayed messages and delivers up to ARGV[1] ready messages, all in one
+// call, so a busy worker pays one round trip per batch for all of it.
 //
 // KEYS[1] ready, KEYS[2] inflight, KEYS[3] delayed, KEYS[4] dead,
 // KEYS[5] payload, KEYS[6] count, KEYS[7] token, KEYS[8] max, KEYS[9] error,
 // KEYS[10] seq, KEYS[11] wake
-// ARGV[1] messages to deliver at most (0: only reclaim and promote),
-// ARGV[2] visibility timeout ms, ARGV[3] expired or due entries to move at
-// most, ARGV[4] error text for a message whose last allowed delivery expired
+// ARGV[1] messages to deliver at most (0: none), ARGV[2] visibility timeout
+// ms, ARGV[3] "1" to reclaim and promote, ARGV[4] expired or due entries to
+// move at most, ARGV[5] error text for a message whose last allowed
+// delivery expired, ARGV[6] number of acks m, then m pairs of id, token
 // Returns {moved, ms until the next delayed message is due or the next
-// deadline passes (-1: none), then 6 per delivered message: id, payload,
+// deadline passes (-1: none, or not computed because messages were
+// delivered), stale acks, then 6 per delivered message: id, payload,
 // deliveries, token, max deliveries, last error}.
 var fetchScript = redis.NewScript(luaNow + `
-local limit = tonumber(ARGV[3])
-local moved = 0
-local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, limit)
-for _, id in ipairs(expired) do
-  redis.call('ZREM', KEYS[2], id)
-  redis.call('HDEL', KEYS[7], id)
-  local n = tonumber(redis.call('HGET', KEYS[6], id) or '0')
-  local max = tonumber(redis.call('HGET', KEYS[8], id) or '0')
-  if max > 0 and n >= max then
-    redis.call('HSET', KEYS[9], id, ARGV[4])
-    redis.call('RPUSH', KEYS[4], id)
+local stale = 0
+local nacks = tonumber(ARGV[6])
+for i = 7, 6 + 2 * nacks, 2 do
+  local id = ARGV[i]
+  if redis.call('HGET', KEYS[7], id) == ARGV[i+1] then
+    redis.call('ZREM', KEYS[2], id)
+    for k = 5, 9 do redis.call('HDEL', KEYS[k], id) end
   else
-    redis.call('RPUSH', KEYS[1], id)
+    stale = stale + 1
   end
-  moved = moved + 1
 end
-local due = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, limit)
-for _, id in ipairs(due) do
-  redis.call('ZREM', KEYS[3], id)
-  redis.call('LPUSH', KEYS[1], id)
-  moved = moved + 1
+local moved = 0
+if ARGV[3] == '1' then
+  local limit = tonumber(ARGV[4])
+  local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, limit)
+  for _, id in ipairs(expired) do
+    redis.call('ZREM', KEYS[2], id)
+    redis.call('HDEL', KEYS[7], id)
+    local n = tonumber(redis.call('HGET', KEYS[6], id) or '0')
+    local max = tonumber(redis.call('HGET', KEYS[8], id) or '0')
+    if max > 0 and n >= max then
+      redis.call('HSET', KEYS[9], id, ARGV[5])
+      redis.call('RPUSH', KEYS[4], id)
+    else
+      redis.call('RPUSH', KEYS[1], id)
+    end
+    moved = moved + 1
+  end
+  local due = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, limit)
+  for _, id in ipairs(due) do
+    redis.call('ZREM', KEYS[3], id)
+    redis.call('LPUSH', KEYS[1], id)
+    moved = moved + 1
+  end
 end
-local out = {moved, -1}
+local out = {moved, -1, stale}
 local want = tonumber(ARGV[1])
 if want > 0 then
   local ids = redis.call('RPOP', KEYS[1], want)
@@ -149,15 +165,17 @@ if want > 0 then
     end
   end
 end
-if redis.call('LLEN', KEYS[1]) > 0 and redis.call('LLEN', KEYS[11]) == 0 then
+if (moved > 0 or #out > 3) and redis.call('LLEN', KEYS[1]) > 0 and redis.call('LLEN', KEYS[11]) == 0 then
   redis.call('LPUSH', KEYS[11], '1')
 end
-local nd = -1
-local d = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
-if d[2] then nd = tonumber(d[2]) - now end
-local f = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-if f[2] and (nd < 0 or tonumber(f[2]) - now < nd) then nd = tonumber(f[2]) - now end
-if nd >= 0 then out[2] = nd end
+if #out == 3 then
+  local nd = -1
+  local d = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+  if d[2] then nd = tonumber(d[2]) - now end
+  local f = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+  if f[2] and (nd < 0 or tonumber(f[2]) - now < nd) then nd = tonumber(f[2]) - now end
+  if nd >= 0 then out[2] = nd end
+end
 return out
 `)
 

@@ -40,7 +40,10 @@ type Worker struct {
 	opt WorkerOptions
 
 	slots chan struct{} // one token per idle handler
-	acks  chan *Message // finished deliveries waiting for the acker
+
+	ackMu      sync.Mutex    // guards ackPending
+	ackPending []*Message    // finished deliveries not yet acked
+	ackSignal  chan struct{} // wakes the acker; capacity 1
 
 	stop      chan struct{} // closed by Shutdown: stop fetching
 	fetchDone chan struct{} // closed when the fetcher returned
@@ -54,7 +57,7 @@ type Worker struct {
 
 	handlers  sync.WaitGroup
 	abandoned atomic.Bool  // Shutdown's deadline passed: handler results are dropped
-	lastFetch atomic.Int64 // unix nanos of the last fetch script run
+	lastReap  atomic.Int64 // unix nanos of the last reclaim and promotion
 
 	mu      sync.Mutex                // guards running
 	running map[string]*runningEntry // by delivery token
@@ -101,7 +104,7 @@ func (q *Queue) Consume(h Handler, opt *WorkerOptions) (*Worker, error) {
 	w := &Worker{
 		q: q, h: h, opt: o,
 		slots:        make(chan struct{}, o.Concurrency),
-		acks:         make(chan *Message, 4*o.Concurrency),
+		ackSignal:    make(chan struct{}, 1),
 		stop:         make(chan struct{}),
 		fetchDone:    make(chan struct{}),
 		bgStop:       make(chan struct{}),
@@ -148,6 +151,7 @@ const opTimeout = 5 * time.Second
 func (w *Worker) fetchLoop() {
 	defer close(w.fetchDone)
 	var errDelay time.Duration
+	idle := true
 	for {
 		select {
 		case <-w.stop:
@@ -170,14 +174,18 @@ func (w *Worker) fetchLoop() {
 				break grab
 			}
 		}
+		// Piggyback finished deliveries' acks on the fetch, and reap when
+		// nobody did lately or when the queue looked idle last time.
+		acks := w.takeAcks()
+		reap := idle || time.Since(time.Unix(0, w.lastReap.Load())) >= w.opt.ReapInterval
 		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-		msgs, _, next, err := w.q.fetch(ctx, n, w.opt.VisibilityTimeout)
+		r, err := w.q.fetch(ctx, fetchArgs{n: n, visibility: w.opt.VisibilityTimeout, reap: reap, acks: acks})
 		cancel()
-		for range n - len(msgs) {
+		for range n - len(r.msgs) {
 			w.slots <- struct{}{}
 		}
 		if err != nil {
-			w.report(err)
+			w.report(err) // the acks are lost; those messages are redelivered after their deadline
 			errDelay = min(max(2*errDelay, 50*time.Millisecond), 2*time.Second)
 			if !w.sleep(errDelay) {
 				return
@@ -185,13 +193,20 @@ func (w *Worker) fetchLoop() {
 			continue
 		}
 		errDelay = 0
-		w.lastFetch.Store(time.Now().UnixNano())
-		for _, m := range msgs {
+		w.countAcks(len(acks), r.stale)
+		if reap {
+			w.lastReap.Store(time.Now().UnixNano())
+		}
+		for _, m := range r.msgs {
 			w.handlers.Add(1)
 			go w.handle(m)
 		}
-		if len(msgs) == 0 {
-			w.waitForWork(next)
+		idle = len(r.msgs) == 0
+		if idle {
+			if !reap {
+				continue // reap and learn when the next delayed message is due first
+			}
+			w.waitForWork(r.next)
 		}
 	}
 }
@@ -251,9 +266,12 @@ func (w *Worker) handle(m *Message) {
 	}
 	if err == nil {
 		w.stats.handled.Add(1)
+		w.ackMu.Lock()
+		w.ackPending = append(w.ackPending, m)
+		w.ackMu.Unlock()
 		select {
-		case w.acks <- m:
-		case <-w.ackDone:
+		case w.ackSignal <- struct{}{}:
+		default:
 		}
 		return
 	}
@@ -287,63 +305,76 @@ func (w *Worker) call(ctx context.Context, m *Message) (err error) {
 	return w.h.Handle(ctx, m)
 }
 
-// ackLoop acks finished deliveries, as many per script call as have piled
-// up, so acks cost one round trip per batch under load.
-func (w *Worker) ackLoop() {
-	defer close(w.ackDone)
-	batch := make([]*Message, 0, 256)
-	for {
-		batch = batch[:0]
-		select {
-		case m := <-w.acks:
-			batch = append(batch, m)
-		case <-w.ackStop:
-			// Drain what is left, then return.
-			for {
-				select {
-				case m := <-w.acks:
-					batch = append(batch, m)
-					if len(batch) == cap(batch) {
-						w.flushAcks(batch)
-						batch = batch[:0]
-					}
-				default:
-					if len(batch) > 0 {
-						w.flushAcks(batch)
-					}
-					return
-				}
-			}
-		}
-	more:
-		for len(batch) < cap(batch) {
-			select {
-			case m := <-w.acks:
-				batch = append(batch, m)
-			default:
-				break more
-			}
-		}
-		w.flushAcks(batch)
+// maxAcks is the most acks one script call carries.
+const maxAcks = 500
+
+// ackLinger is how long a finished delivery's ack waits for a fetch to
+// carry it before the acker sends it on its own.
+const ackLinger = time.Millisecond
+
+// takeAcks removes and returns up to maxAcks pending acks.
+func (w *Worker) takeAcks() []*Message {
+	w.ackMu.Lock()
+	defer w.ackMu.Unlock()
+	n := min(len(w.ackPending), maxAcks)
+	if n == 0 {
+		return nil
+	}
+	out := make([]*Message, n)
+	copy(out, w.ackPending)
+	w.ackPending = append(w.ackPending[:0], w.ackPending[n:]...)
+	return out
+}
+
+func (w *Worker) countAcks(n, stale int) {
+	w.stats.acked.Add(uint64(n - stale))
+	w.stats.stale.Add(uint64(stale))
+	for range stale {
+		w.report(ErrStaleDelivery)
 	}
 }
 
-func (w *Worker) flushAcks(batch []*Message) {
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-	defer cancel()
-	res, err := w.q.ackBatch(ctx, batch)
-	if err != nil {
-		w.report(err) // the messages are redelivered after their deadline
-		return
-	}
-	for _, ok := range res {
-		if ok {
-			w.stats.acked.Add(1)
-		} else {
-			w.stats.stale.Add(1)
-			w.report(ErrStaleDelivery)
+// ackLoop sends the acks no fetch carried within ackLinger, and at
+// shutdown all that are left.
+func (w *Worker) ackLoop() {
+	defer close(w.ackDone)
+	t := time.NewTimer(ackLinger)
+	t.Stop()
+	for {
+		select {
+		case <-w.ackSignal:
+		case <-w.ackStop:
+			for w.flushAcks() {
+			}
+			return
+		}
+		t.Reset(ackLinger)
+		select {
+		case <-t.C:
+		case <-w.ackStop:
+			t.Stop()
+		}
+		for w.flushAcks() {
 		}
 	}
+}
+
+// flushAcks sends up to maxAcks pending acks and reports whether it sent
+// any.
+func (w *Worker) flushAcks() bool {
+	acks := w.takeAcks()
+	if len(acks) == 0 {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	r, err := w.q.fetch(ctx, fetchArgs{acks: acks})
+	if err != nil {
+		w.report(err) // the messages are redelivered after their deadline
+		return true
+	}
+	w.countAcks(len(acks), r.stale)
+	return true
 }
 
 // heartbeatLoop extends the deadlines of running deliveries and cancels
@@ -390,7 +421,8 @@ func (w *Worker) heartbeatLoop() {
 }
 
 // reapLoop returns expired deliveries and due delayed messages to the
-// ready list when the fetcher has not done so lately (all handlers busy).
+// ready list when the fetcher has not done so lately (all handlers busy or
+// Redis unreachable).
 func (w *Worker) reapLoop() {
 	defer w.bgDone.Done()
 	t := time.NewTicker(w.opt.ReapInterval)
@@ -401,17 +433,17 @@ func (w *Worker) reapLoop() {
 			return
 		case <-t.C:
 		}
-		if time.Since(time.Unix(0, w.lastFetch.Load())) < w.opt.ReapInterval {
+		if time.Since(time.Unix(0, w.lastReap.Load())) < w.opt.ReapInterval {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-		_, _, _, err := w.q.fetch(ctx, 0, w.opt.VisibilityTimeout)
+		_, err := w.q.fetch(ctx, fetchArgs{reap: true})
 		cancel()
 		if err != nil {
 			w.report(err)
 			continue
 		}
-		w.lastFetch.Store(time.Now().UnixNano())
+		w.lastReap.Store(time.Now().UnixNano())
 	}
 }
 

@@ -1,0 +1,273 @@
+package queue
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Item is one message of [Queue.EnqueueBatch].
+type Item struct {
+	Payload []byte
+	Options []EnqueueOption
+}
+
+// Enqueue adds a message and returns its ID. When it returns nil the
+// message is stored in Redis (durable as far as the server's persistence
+// settings make it). With [WithID] or [WithDedupeID] it may return the
+// existing message's ID and [ErrDuplicate].
+//
+// Concurrent Enqueue calls on one Queue are merged into one script call
+// when they meet (a call never waits for others to arrive), so many
+// producers cost Redis far fewer round trips. When ctx ends before the
+// reply, Enqueue returns ctx's error and the message may or may not be
+// stored, as with any Redis write that times out.
+func (q *Queue) Enqueue(ctx context.Context, payload []byte, opts ...EnqueueOption) (string, error) {
+	args, err := q.itemArgs(Item{Payload: payload, Options: opts})
+	if err != nil {
+		return "", err
+	}
+	return q.enq.do(ctx, args)
+}
+
+// maxBatch bounds one enqueue script call, so a huge batch does not block
+// Redis for long; batches larger than that take several round trips.
+const maxBatch = 1000
+
+// EnqueueBatch adds messages in one round trip (one script call per 1000
+// messages) and returns their IDs in order. A duplicate (see
+// [ErrDuplicate]) does not stop the others: its slot holds the existing
+// message's ID and the returned error wraps ErrDuplicate. On any other
+// error, messages of earlier script calls may be stored.
+func (q *Queue) EnqueueBatch(ctx context.Context, items []Item) ([]string, error) {
+	if len(items) == 0 {
+		return nil, nil
+	}
+	all := make([]any, 0, 6*len(items))
+	for _, it := range items {
+		a, err := q.itemArgs(it)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, a...)
+	}
+	ids := make([]string, 0, len(items))
+	dups := 0
+	for start := 0; start < len(items); start += maxBatch {
+		end := min(start+maxBatch, len(items))
+		got, d, err := q.runEnqueue(ctx, all[6*start:6*end])
+		ids = append(ids, got...)
+		if err != nil {
+			return ids, err
+		}
+		dups += d
+	}
+	if dups > 0 {
+		return ids, fmt.Errorf("%w (%d of %d messages)", ErrDuplicate, dups, len(items))
+	}
+	return ids, nil
+}
+
+// itemArgs returns the 6 enqueue script arguments of one message.
+func (q *Queue) itemArgs(it Item) ([]any, error) {
+	var c enqueueConfig
+	for _, o := range it.Options {
+		o(&c)
+	}
+	if c.err != nil {
+		return nil, c.err
+	}
+	given := "1"
+	if c.id == "" {
+		c.id, given = rand.Text(), "0"
+	}
+	delay := c.delay
+	if !c.at.IsZero() {
+		delay = time.Until(c.at)
+	}
+	var delayMs int64
+	if delay > 0 {
+		delayMs = max(1, (delay + time.Millisecond - 1).Milliseconds()) // round up: never early
+	}
+	maxD := c.maxDeliveries
+	if maxD == 0 {
+		maxD = q.opt.MaxDeliveries
+	}
+	maxD = max(maxD, 0)
+	payload := it.Payload
+	if payload == nil {
+		payload = []byte{}
+	}
+	return []any{c.id, given, payload, delayMs, maxD, c.dedupeID}, nil
+}
+
+// runEnqueue runs the enqueue script for msgArgs (6 per message) and
+// returns the ids and the number of duplicates.
+func (q *Queue) runEnqueue(ctx context.Context, msgArgs []any) ([]string, int, error) {
+	args := make([]any, 0, 1+len(msgArgs))
+	args = append(args, q.opt.DedupeWindow.Milliseconds())
+	args = append(args, msgArgs...)
+	res, err := enqueueScript.Run(ctx, q.rdb, q.k.enqueue, args...).Slice()
+	if err != nil {
+		return nil, 0, fmt.Errorf("queue: enqueue: %w", err)
+	}
+	if len(res) != 2*(len(msgArgs)/6) {
+		return nil, 0, fmt.Errorf("queue: enqueue: %d replies for %d messages", len(res)/2, len(msgArgs)/6)
+	}
+	ids := make([]string, 0, len(res)/2)
+	dups := 0
+	for i := 0; i+1 < len(res); i += 2 {
+		ids = append(ids, str(res[i]))
+		if toInt(res[i+1]) == 1 {
+			dups++
+		}
+	}
+	return ids, dups, nil
+}
+
+// combiner merges concurrent single-message enqueues. Up to maxFlushers
+// goroutines send script calls; each takes every request waiting at that
+// moment. A flusher exits when it finds nothing to do for flusherIdle, so
+// an unused Queue holds no goroutine.
+type combiner struct {
+	q *Queue
+
+	mu       sync.Mutex // guards flushers; sending on reqs happens under it too
+	flushers int
+	reqs     chan *enqReq
+}
+
+type enqReq struct {
+	ctx  context.Context
+	args []any
+	done chan enqRes // capacity 1
+}
+
+type enqRes struct {
+	id  string
+	err error
+}
+
+const (
+	maxFlushers  = 1
+	flusherIdle  = 50 * time.Millisecond
+	combineQueue = 4096
+	// combineMax bounds how many single enqueues one script call carries.
+	combineMax = 256
+)
+
+func (c *combiner) do(ctx context.Context, args []any) (string, error) {
+	r := &enqReq{ctx: ctx, args: args, done: make(chan enqRes, 1)}
+	c.mu.Lock()
+	if c.reqs == nil {
+		c.reqs = make(chan *enqReq, combineQueue)
+	}
+	// Start a flusher when none runs, or when requests pile up.
+	if c.flushers == 0 || (c.flushers < maxFlushers && len(c.reqs) > 0) {
+		c.flushers++
+		go c.flush()
+	}
+	select {
+	case c.reqs <- r:
+		c.mu.Unlock()
+	default:
+		// The buffer is full: send this one alone rather than block.
+		c.mu.Unlock()
+		ids, dups, err := c.q.runEnqueue(ctx, args)
+		return oneResult(ids, dups, err)
+	}
+	select {
+	case res := <-r.done:
+		return res.id, res.err
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+func oneResult(ids []string, dups int, err error) (string, error) {
+	if err != nil {
+		return "", err
+	}
+	if dups > 0 {
+		return ids[0], ErrDuplicate
+	}
+	return ids[0], nil
+}
+
+// flush sends waiting requests until none come for flusherIdle.
+func (c *combiner) flush() {
+	idle := time.NewTimer(flusherIdle)
+	defer idle.Stop()
+	batch := make([]*enqReq, 0, combineMax)
+	for {
+		var first *enqReq
+		select {
+		case first = <-c.reqs:
+		case <-idle.C:
+			c.mu.Lock()
+			if len(c.reqs) == 0 {
+				c.flushers--
+				c.mu.Unlock()
+				return
+			}
+			c.mu.Unlock()
+			idle.Reset(flusherIdle)
+			continue
+		}
+		batch = append(batch[:0], first)
+	more:
+		for len(batch) < combineMax {
+			select {
+			case r := <-c.reqs:
+				batch = append(batch, r)
+			default:
+				break more
+			}
+		}
+		c.send(batch)
+		if !idle.Stop() {
+			select {
+			case <-idle.C:
+			default:
+			}
+		}
+		idle.Reset(flusherIdle)
+	}
+}
+
+// send runs one script call for batch, skipping callers that gave up.
+func (c *combiner) send(batch []*enqReq) {
+	live := batch[:0]
+	for _, r := range batch {
+		if r.ctx.Err() == nil {
+			live = append(live, r)
+		}
+	}
+	if len(live) == 0 {
+		return
+	}
+	args := make([]any, 0, 6*len(live))
+	for _, r := range live {
+		args = append(args, r.args...)
+	}
+	// One caller's cancel must not fail the others: run detached, bounded.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(live[0].ctx), opTimeout)
+	defer cancel()
+	res, err := enqueueScript.Run(ctx, c.q.rdb, c.q.k.enqueue, append([]any{c.q.opt.DedupeWindow.Milliseconds()}, args...)...).Slice()
+	if err == nil && len(res) != 2*len(live) {
+		err = fmt.Errorf("%d replies for %d messages", len(res)/2, len(live))
+	}
+	for i, r := range live {
+		if err != nil {
+			r.done <- enqRes{err: fmt.Errorf("queue: enqueue: %w", err)}
+			continue
+		}
+		out := enqRes{id: str(res[2*i])}
+		if toInt(res[2*i+1]) == 1 {
+			out.err = ErrDuplicate
+		}
+		r.done <- out
+	}
+}
