@@ -3,13 +3,13 @@ package consistency
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/aside-go/aside/internal/redistest"
 	"github.com/google/go-cmp/cmp"
-	"github.com/redis/go-redis/v9"
 )
 
 func TestOptions_withDefaults(t *testing.T) {
@@ -340,5 +340,34 @@ func TestKeeper_Broadcast_GapFlushesL1(t *testing.T) {
 	})
 }
 
-// keep the redis import used when building without cluster helpers.
-var _ redis.UniversalClient
+// TestKeeper_Schedule_EachDeleteRunOnce checks the claim: three instances
+// share the schedule, and every second delete runs on exactly one of them.
+func TestKeeper_Schedule_EachDeleteRunOnce(t *testing.T) {
+	redistest.EachTopology(t, func(t *testing.T, tp *redistest.Topology) {
+		prefix := redistest.Prefix(t)
+		opt := &Options{Mode: DoubleDelete, Delay: 100 * time.Millisecond, NoBroadcast: true, PollInterval: 20 * time.Millisecond}
+		var ks []*Keeper
+		for range 3 {
+			rdb := tp.Client(t)
+			ks = append(ks, newKeeper(t, rdb, &fakeCache{rdb: rdb, prefix: prefix}, opt))
+		}
+		const n = 60
+		for i := range n {
+			if err := ks[i%3].Write(context.Background(), nil, fmt.Sprintf("k%d", i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		total := func() int64 {
+			var sum int64
+			for _, k := range ks {
+				sum += k.Stats().Executed
+			}
+			return sum
+		}
+		waitFor(t, "every second delete", func() bool { return total() >= n })
+		waitFor(t, "the claims' release", func() bool { return zcard(t, ks[0], "claim")+zcard(t, ks[0], "") == 0 })
+		if got := total(); got != n {
+			t.Errorf("second deletes run %d times in all, want %d (once each)", got, n)
+		}
+	})
+}

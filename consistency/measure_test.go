@@ -25,6 +25,7 @@ func TestStaleness_Modes(t *testing.T) {
 		scenario staleness.Scenario
 		l1       time.Duration
 		window   time.Duration
+		tp       *redistest.Topology
 	}
 	runs := []run{
 		{scenario: staleness.NoInvalidation},
@@ -33,19 +34,29 @@ func TestStaleness_Modes(t *testing.T) {
 		{scenario: staleness.Strong, window: strongWindow},
 		{scenario: staleness.Strong, l1: 500 * time.Millisecond, window: 500*time.Millisecond + strongWindow},
 	}
+	for i := range runs {
+		runs[i].tp = redistest.Standalone
+	}
+	for _, tp := range redistest.Topologies() {
+		if tp.IsCluster() {
+			// The strong mode's scripts on a 3-master Cluster.
+			runs = append(runs, run{scenario: staleness.Strong, window: strongWindow, tp: tp})
+		}
+	}
 	var results []staleness.Result
 	for _, r := range runs {
 		res, err := staleness.Run(context.Background(), staleness.Config{
 			DB:       pool,
-			Clients:  []redis.UniversalClient{redistest.Standalone.Client(t), redistest.Standalone.Client(t)},
+			Clients:  []redis.UniversalClient{r.tp.Client(t), r.tp.Client(t)},
 			Prefix:   redistest.Prefix(t),
 			Scenario: r.scenario,
 			L1TTL:    r.l1,
 			Window:   r.window,
+			Label:    map[bool]string{true: "Cluster"}[r.tp.IsCluster()],
 			Duration: 2 * time.Second,
 		})
 		if err != nil {
-			t.Fatalf("%v: %v", r.scenario, err)
+			t.Fatalf("%v on %s: %v", r.scenario, r.tp.Name, err)
 		}
 		results = append(results, res)
 		if res.Reads == 0 || res.Writes == 0 {

@@ -80,11 +80,14 @@ type Config struct {
 	// Window is the staleness a read may have without counting as "beyond
 	// the window". If zero, L1TTL.
 	Window time.Duration
+	// Label is shown after the mode in the table (e.g. "Cluster").
+	Label string
 }
 
 // Result is what one run measured.
 type Result struct {
 	Scenario Scenario
+	Label    string
 	L1TTL    time.Duration
 	Writes   int // writes completed (including their invalidation)
 	Reads    int // reads completed
@@ -324,7 +327,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		return Result{}, firstErr
 	}
 
-	res := Result{Scenario: cfg.Scenario, L1TTL: cfg.L1TTL, Window: cfg.Window}
+	res := Result{Scenario: cfg.Scenario, Label: cfg.Label, L1TTL: cfg.L1TTL, Window: cfg.Window}
 	for _, in := range insts {
 		if in.k != nil {
 			res.Delay = max(res.Delay, in.k.Delay())
@@ -392,8 +395,12 @@ func Table(rs []Result) string {
 		if r.L1TTL > 0 {
 			l1 = r.L1TTL.String()
 		}
+		mode := r.Scenario.String()
+		if r.Label != "" {
+			mode += ", " + r.Label
+		}
 		fmt.Fprintf(&b, "| %s | %s | %d | %d | %d (%.2f%%) | %v | %d (window %v) | %d |\n",
-			r.Scenario, l1, r.Writes, r.Reads, r.StaleReads, pct(r.StaleReads, r.Reads),
+			mode, l1, r.Writes, r.Reads, r.StaleReads, pct(r.StaleReads, r.Reads),
 			r.MaxStaleAge.Round(time.Millisecond), r.BeyondWindow, r.Window, r.StaleEntries)
 	}
 	return b.String()
