@@ -75,8 +75,9 @@ func handledKey(prefix string) string { return "{" + prefix + ":jobs}:handled" }
 
 // child is one running consumer process.
 type child struct {
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
+	cmd     *exec.Cmd
+	stdin   io.WriteCloser
+	started time.Time
 }
 
 func startChild(tb testing.TB, addrs []string, cluster bool, prefix string) *child {
@@ -95,7 +96,7 @@ func startChild(tb testing.TB, addrs []string, cluster bool, prefix string) *chi
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
 	}
-	return &child{cmd: cmd, stdin: in}
+	return &child{cmd: cmd, stdin: in, started: time.Now()}
 }
 
 func (c *child) kill() {
@@ -121,7 +122,7 @@ func addrsOf(tb testing.TB, rdb redis.UniversalClient) []string {
 // and checks that every message was handled at least once.
 func TestWorker_ConsumerKilled_NothingLost(t *testing.T) {
 	redistest.EachTopology(t, func(t *testing.T, tp *redistest.Topology) {
-		const total, children = 10000, 3
+		const total, children, maxKills, minLife = 10000, 3, 25, 500 * time.Millisecond
 		ctx := t.Context()
 		rdb := tp.Client(t)
 		prefix := redistest.Prefix(t)
@@ -180,6 +181,12 @@ func TestWorker_ConsumerKilled_NothingLost(t *testing.T) {
 			}
 			i := rand.IntN(children)
 			mu.Lock()
+			if kills >= maxKills || time.Since(procs[i].started) < minLife {
+				// Let a fresh child start consuming before it dies again
+				// (a -race binary with a Cluster client starts slowly).
+				mu.Unlock()
+				continue
+			}
 			procs[i].kill()
 			procs[i] = startChild(t, addrs, tp.IsCluster(), prefix)
 			mu.Unlock()

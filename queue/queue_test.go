@@ -294,3 +294,42 @@ func TestQueue_Fetch_DelayedNotEarly(t *testing.T) {
 		}
 	})
 }
+
+func TestQueue_Fetch_CrashCountsOnlyAsItsDelivery(t *testing.T) {
+	redistest.EachTopology(t, func(t *testing.T, tp *redistest.Topology) {
+		ctx := t.Context()
+		q := newQueue(t, tp.Client(t), &queue.Options{MaxDeliveries: 2})
+		if _, err := q.Enqueue(ctx, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		// Delivery 1 "crashes": never acked, its deadline passes.
+		if msgs, err := q.Fetch(ctx, 1, 10*time.Millisecond); err != nil || len(msgs) != 1 {
+			t.Fatalf("Fetch = %v, %v", msgs, err)
+		}
+		var m *queue.Message
+		waitFor(t, "redelivery", func() bool {
+			msgs, err := q.Fetch(ctx, 1, 10*time.Millisecond)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(msgs) == 1 {
+				m = msgs[0]
+			}
+			return m != nil
+		})
+		if m.Delivery != 2 || m.LastError != "" {
+			t.Errorf("redelivery = %+v, want delivery 2 with no error recorded", m)
+		}
+		// Delivery 2, the last allowed, also crashes: dead letter.
+		waitFor(t, "dead letter", func() bool {
+			if _, err := q.Fetch(ctx, 1, time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			return counts(t, q).Dead == 1
+		})
+		dead, err := q.PeekDead(ctx, 1)
+		if err != nil || len(dead) != 1 || dead[0].Deliveries != 2 || dead[0].LastError == "" {
+			t.Errorf("PeekDead = %+v, %v; want 2 deliveries and a reason", dead, err)
+		}
+	})
+}
