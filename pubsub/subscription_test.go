@@ -7,10 +7,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aside-go/aside/internal/redistest"
 	"github.com/aside-go/aside/pubsub"
 	"github.com/google/go-cmp/cmp"
+	"github.com/redis/go-redis/v9"
 )
 
 // gatedHandler records the values it handles and blocks each call until
@@ -254,6 +256,61 @@ func TestSubscription_Close_onlyThatSubscription(t *testing.T) {
 		}
 		if len(a.ch) != 0 {
 			t.Errorf("closed subscription's handler got %d more messages", len(a.ch))
+		}
+	})
+}
+
+// TestSubscription_overflow_everyDropReported floods a stalled handler and
+// checks the accounting: every message is handled or dropped, and the
+// gaps reported add up to exactly the messages dropped.
+func TestSubscription_overflow_everyDropReported(t *testing.T) {
+	redistest.EachTopology(t, func(t *testing.T, tp *redistest.Topology) {
+		topic := redistest.Prefix(t) + ":flood"
+		var mu sync.Mutex // guards reported, gapCount
+		var reported, gapCount int64
+		p := newPubSub(t, tp.Client(t), &pubsub.Options{
+			Buffer: 8, Overflow: pubsub.DropNewest, HealthCheck: 50 * time.Millisecond,
+			OnGap: func(g pubsub.Gap) {
+				mu.Lock()
+				reported += g.Dropped
+				gapCount++
+				mu.Unlock()
+			},
+		})
+		h := newGatedHandler()
+		sub, err := p.Subscribe(t.Context(), []string{topic}, h, pubsub.WithConcurrency(2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		const total = 2000
+		pubRDB := tp.Client(t)
+		for i := 0; i < total; i += 100 {
+			// Pipelined, so the flood outpaces the handlers.
+			if _, err := pubRDB.Pipelined(t.Context(), func(pipe redis.Pipeliner) error {
+				for j := range 100 {
+					if p.Sharded() {
+						pipe.SPublish(t.Context(), topic, i+j)
+					} else {
+						pipe.Publish(t.Context(), topic, i+j)
+					}
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		close(h.gate)
+		eventually(t, "every message handled or dropped, every drop reported", func() bool {
+			st := sub.Stats()
+			mu.Lock()
+			defer mu.Unlock()
+			return st.Received == total && st.Handled+st.Dropped == total && reported == st.Dropped
+		})
+		st := sub.Stats()
+		mu.Lock()
+		defer mu.Unlock()
+		if st.Dropped == 0 || st.Gaps != gapCount {
+			t.Errorf("Stats = %+v, %d gaps reported: want drops, and Gaps equal to the gaps reported", st, gapCount)
 		}
 	})
 }
