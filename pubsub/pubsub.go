@@ -104,7 +104,9 @@ func (p *PubSub) PublishRaw(ctx context.Context, topic string, payload []byte) e
 // Subscribe subscribes h to topics and returns once Redis has confirmed
 // every subscription: any message published after Subscribe returns reaches
 // h, unless a [Gap] reports otherwise. The subscription runs until it or p
-// is closed; ctx only bounds the initial subscribe.
+// is closed; ctx only bounds the initial subscribe. Each subscription has
+// connections of its own: one, or on a Cluster in sharded mode one per
+// hash slot of its topics.
 func (p *PubSub) Subscribe(ctx context.Context, topics []string, h Handler, opts ...SubscribeOption) (*Subscription, error) {
 	return p.subscribe(ctx, topics, h, false, opts)
 }

@@ -22,7 +22,7 @@ const (
 
 // Subscription is one handler subscribed to a set of topics, made by
 // [PubSub.Subscribe] or [PubSub.PSubscribe]. It is safe for concurrent
-// use.
+// use; its zero value is not usable.
 //
 // It owns one receive goroutine per connection (one connection, or on a
 // Cluster in sharded mode one per hash slot of its topics), a buffer of
