@@ -79,8 +79,9 @@ func applyOptions(watchdogDefault bool, opts []Option) callOptions {
 
 // Client obtains locks and semaphore permits on one Redis deployment
 // (standalone, Sentinel or Cluster). It is safe for concurrent use. Make
-// one per process and share it: goroutines of one Client that wait for
-// the same key share one blocked Redis connection.
+// one per process with [New] and share it: goroutines of one Client that
+// wait for the same key share one blocked Redis connection. The zero
+// value is not usable.
 type Client struct {
 	rdb    RedisClient
 	prefix string

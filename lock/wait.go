@@ -110,7 +110,10 @@ func (c *Client) leave(t *target, w *waiter, obtained bool) {
 			delete(c.queues, t.wake)
 		}
 	}
-	if pending && !obtained && !handedOver && !c.closed {
+	// Back to Redis if no local caller took it: for a lock only if this
+	// caller did not obtain (passOn checks the lock is free); for a
+	// semaphore in any case (passOn checks a permit is free).
+	if pending && !handedOver && (!obtained || t.sem) && !c.closed {
 		// Best effort, in the background so the caller returns at once:
 		// other waiters still retry when the lease ends.
 		c.wg.Add(1)

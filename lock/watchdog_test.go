@@ -17,14 +17,18 @@ func TestLock_Watchdog_KeepsLockAcrossWork(t *testing.T) {
 	redistest.EachTopology(t, func(t *testing.T, tp *redistest.Topology) {
 		ctx := t.Context()
 		cs := clients(t, tp, 2)
-		const ttl = 300 * time.Millisecond
+		// Renewal every 667 ms leaves ~1.3 s for a renewal to get through:
+		// on a loaded 2-core machine running the race detector, the whole
+		// test process was seen stalling for several hundred ms, and a
+		// stalled holder rightly loses its lock.
+		const ttl = 2 * time.Second
 		l, err := cs[0].Obtain(ctx, "long", ttl, lock.WithWatchdog(true))
 		if err != nil {
 			t.Fatal(err)
 		}
 		work := time.NewTimer(5 * ttl)
 		defer work.Stop()
-		tick := time.NewTicker(ttl / 2)
+		tick := time.NewTicker(ttl / 2) // another instance tries meanwhile
 		defer tick.Stop()
 	loop:
 		for {
@@ -36,7 +40,7 @@ func TestLock_Watchdog_KeepsLockAcrossWork(t *testing.T) {
 					if other != nil {
 						other.Release(ctx)
 					}
-					t.Fatalf("another client's TryObtain during work: %v, want ErrNotObtained", err)
+					t.Fatalf("another client's TryObtain during work: %v, want ErrNotObtained (holder's context: %v)", err, context.Cause(l.Context()))
 				}
 			case <-work.C:
 				break loop
