@@ -1,0 +1,353 @@
+package middleware
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aside-go/aside/internal/keys"
+	"github.com/redis/go-redis/v9"
+)
+
+// IdempotencyOptions configure an [Idempotency] middleware. The zero value
+// is usable, but set Client in any service with more than one client.
+type IdempotencyOptions struct {
+	// Prefix starts every Redis key. If empty, "aside:idem".
+	Prefix string
+
+	// Methods are the methods the middleware guards. If nil, POST and PATCH.
+	// Requests with other methods pass through untouched.
+	Methods []string
+
+	// Required answers a guarded request without an Idempotency-Key with
+	// 400. If false, such requests pass through unguarded.
+	Required bool
+
+	// Client returns who sent the request (a user or API-key ID from your
+	// authentication); keys are scoped per client, so one client cannot
+	// replay another's response. If nil, all clients share one scope.
+	Client func(r *http.Request) string
+
+	// Route returns the operation the request addresses; keys are scoped per
+	// route. If nil, the method and r.URL.Path.
+	Route func(r *http.Request) string
+
+	// Fingerprint returns what identifies the request's payload: a reuse of
+	// a key with a different fingerprint gets 422. If nil, SHA-256 over the
+	// method, path, query, Content-Type and body.
+	Fingerprint func(r *http.Request, body []byte) []byte
+
+	// TTL is how long a completed response is kept for replay. If zero,
+	// 24 hours.
+	TTL time.Duration
+
+	// LockTTL is the lease of a request in progress, renewed every LockTTL/3
+	// while the handler runs; if the process dies, a retry may run after
+	// LockTTL. If zero, 30 seconds.
+	LockTTL time.Duration
+
+	// MaxBodySize is the largest request body read to fingerprint it;
+	// larger requests get 413. If zero, 1 MiB.
+	MaxBodySize int64
+
+	// MaxResponseSize is the largest response kept for replay. A larger
+	// one reaches the client but is not kept, and the key is released so a
+	// retry runs the handler again. If zero, 1 MiB.
+	MaxResponseSize int64
+
+	// StoreServerErrors keeps 5xx responses for replay too. If false, a 5xx
+	// releases the key so that a retry runs the handler again.
+	StoreServerErrors bool
+
+	// OpTimeout bounds each Redis operation. If zero, 1 second.
+	OpTimeout time.Duration
+
+	// FailOpen runs the handler unguarded when Redis fails. If false, the
+	// request gets 503 with Retry-After, since running it might repeat a
+	// side effect.
+	FailOpen bool
+
+	// ProblemType is the "type" member of the problem details (RFC 9457)
+	// in error replies, typically a link to your documentation. If empty,
+	// "about:blank".
+	ProblemType string
+}
+
+// Idempotency is a middleware that makes retries of unsafe requests safe
+// following the IETF httpapi Idempotency-Key draft: the first request with
+// a key runs and its response is stored; a retry with the same key and
+// payload gets the stored response (with "Idempotent-Replayed: true"); a
+// retry while the first still runs gets 409; the same key with another
+// payload gets 422; a missing key where required gets 400. Errors are
+// application/problem+json. It is safe for concurrent use; make one with
+// [NewIdempotency].
+type Idempotency struct {
+	rdb redis.UniversalClient
+	opt IdempotencyOptions
+}
+
+// NewIdempotency returns an Idempotency middleware keeping its state in
+// rdb, which it never closes.
+func NewIdempotency(rdb redis.UniversalClient, opt *IdempotencyOptions) (*Idempotency, error) {
+	if rdb == nil {
+		return nil, fmt.Errorf("%w: nil Redis client", ErrInvalidOptions)
+	}
+	var o IdempotencyOptions
+	if opt != nil {
+		o = *opt
+	}
+	if o.TTL < 0 || o.LockTTL < 0 || o.MaxBodySize < 0 || o.MaxResponseSize < 0 || o.OpTimeout < 0 {
+		return nil, fmt.Errorf("%w: negative duration or size", ErrInvalidOptions)
+	}
+	if o.Prefix == "" {
+		o.Prefix = "aside:idem"
+	}
+	if o.Methods == nil {
+		o.Methods = []string{http.MethodPost, http.MethodPatch}
+	}
+	o.Methods = slices.Clone(o.Methods)
+	if o.TTL == 0 {
+		o.TTL = 24 * time.Hour
+	}
+	if o.LockTTL == 0 {
+		o.LockTTL = 30 * time.Second
+	}
+	if o.MaxBodySize == 0 {
+		o.MaxBodySize = 1 << 20
+	}
+	if o.MaxResponseSize == 0 {
+		o.MaxResponseSize = 1 << 20
+	}
+	if o.OpTimeout == 0 {
+		o.OpTimeout = time.Second
+	}
+	if o.ProblemType == "" {
+		o.ProblemType = "about:blank"
+	}
+	return &Idempotency{rdb: rdb, opt: o}, nil
+}
+
+// beginScript starts or inspects the record of one key.
+//
+// KEYS[1]: the record (hash: fp, state "running"|"done", token, resp).
+// ARGV[1]: fingerprint; ARGV[2]: token; ARGV[3]: lease in ms.
+// Returns {"new"}, {"mismatch"}, {"running"} or {"done", resp}.
+var beginScript = redis.NewScript(`
+local r = redis.call('HMGET', KEYS[1], 'fp', 'state', 'resp')
+if not r[1] then
+  redis.call('HSET', KEYS[1], 'fp', ARGV[1], 'state', 'running', 'token', ARGV[2])
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  return {'new'}
+end
+if r[1] ~= ARGV[1] then return {'mismatch'} end
+if r[2] == 'done' then return {'done', r[3]} end
+return {'running'}`)
+
+// completeScript stores the response of the run holding ARGV[1].
+//
+// KEYS[1]: the record. ARGV[1]: token; ARGV[2]: encoded response;
+// ARGV[3]: TTL in ms. Returns 1, or 0 if the lease was lost.
+var completeScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'state', 'done', 'resp', ARGV[2])
+redis.call('HDEL', KEYS[1], 'token')
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1`)
+
+// abandonScript deletes the record if the run holding ARGV[1] still owns
+// it (KEYS[1]: the record), so a retry runs again.
+var abandonScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], 'token') == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`)
+
+// renewScript extends the lease of the run holding ARGV[1] to ARGV[2] ms
+// (KEYS[1]: the record). Returns 1, or 0 if the lease was lost.
+var renewScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], 'token') == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0`)
+
+// Handler returns next guarded by the middleware.
+func (m *Idempotency) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { m.serve(w, r, next) })
+}
+
+// maxKeyLen bounds an Idempotency-Key value.
+const maxKeyLen = 255
+
+func (m *Idempotency) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	if !slices.Contains(m.opt.Methods, r.Method) {
+		next.ServeHTTP(w, r)
+		return
+	}
+	raw, present := r.Header["Idempotency-Key"]
+	if !present {
+		if m.opt.Required {
+			m.problem(w, http.StatusBadRequest, "Idempotency-Key is missing",
+				"This operation is idempotent and it requires correct usage of Idempotency Key.")
+			return
+		}
+		next.ServeHTTP(w, r)
+		return
+	}
+	key, ok := parseIdempotencyKey(raw)
+	if !ok {
+		m.problem(w, http.StatusBadRequest, "Idempotency-Key is malformed",
+			fmt.Sprintf("The Idempotency-Key must be one non-empty string of at most %d characters.", maxKeyLen))
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, m.opt.MaxBodySize+1))
+	if err != nil {
+		m.problem(w, http.StatusBadRequest, "Request body unreadable", err.Error())
+		return
+	}
+	if int64(len(body)) > m.opt.MaxBodySize {
+		m.problem(w, http.StatusRequestEntityTooLarge, "Request body too large",
+			fmt.Sprintf("Requests with an Idempotency-Key may carry at most %d bytes.", m.opt.MaxBodySize))
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	fp := m.fingerprint(r, body)
+	rec := m.recordKey(r, key)
+	token := newToken()
+
+	ctx, cancel := context.WithTimeout(r.Context(), m.opt.OpTimeout)
+	res, err := beginScript.Run(ctx, m.rdb, []string{rec}, fp, token, m.opt.LockTTL.Milliseconds()).StringSlice()
+	cancel()
+	if err != nil {
+		if m.opt.FailOpen {
+			next.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Retry-After", "1")
+		m.problem(w, http.StatusServiceUnavailable, "Idempotency state unavailable",
+			"The request was not run because its Idempotency-Key could not be checked; retry it.")
+		return
+	}
+	switch res[0] {
+	case "mismatch":
+		m.problem(w, http.StatusUnprocessableEntity, "Idempotency-Key is already used",
+			"This operation is idempotent and it requires correct usage of Idempotency Key. Idempotency Key MUST not be reused across different payloads of this operation.")
+	case "running":
+		w.Header().Set("Retry-After", "1")
+		m.problem(w, http.StatusConflict, "A request is outstanding for this Idempotency-Key",
+			"A request with the same Idempotency-Key for the same operation is being processed or is outstanding.")
+	case "done":
+		e, err := decodeEntry([]byte(res[1]))
+		if err != nil {
+			m.problem(w, http.StatusInternalServerError, "Stored response unreadable", "")
+			return
+		}
+		h := w.Header()
+		for k, v := range e.header {
+			h[k] = slices.Clone(v)
+		}
+		h.Set("Idempotent-Replayed", "true")
+		if bodyAllowed(e.status) {
+			h.Set("Content-Length", strconv.Itoa(len(e.body)))
+		}
+		w.WriteHeader(e.status)
+		_, _ = w.Write(e.body)
+	default:
+		m.run(w, r, next, rec, token)
+	}
+}
+
+// run calls the handler as the first request of its key, renewing the
+// lease meanwhile, then stores the response or releases the key.
+func (m *Idempotency) run(w http.ResponseWriter, r *http.Request, next http.Handler, rec, token string) {
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(m.opt.LockTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), m.opt.OpTimeout)
+				_ = renewScript.Run(ctx, m.rdb, []string{rec}, token, m.opt.LockTTL.Milliseconds()).Err()
+				cancel()
+			}
+		}
+	})
+	var respTime time.Time
+	rw := newRecorder(w, m.opt.MaxResponseSize, func(int, http.Header) (mode, bool) {
+		respTime = time.Now()
+		return modePass, true
+	})
+	keep := false
+	defer func() {
+		close(stop)
+		wg.Wait()
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), m.opt.OpTimeout)
+		defer cancel()
+		if keep {
+			h := rw.header.Clone()
+			stripForStorage(h, true)
+			e := &entry{status: rw.status, header: h, body: rw.body, reqTime: respTime, respTime: respTime}
+			if completeScript.Run(ctx, m.rdb, []string{rec}, token, e.encode(), m.opt.TTL.Milliseconds()).Err() == nil {
+				return
+			}
+		}
+		_ = abandonScript.Run(ctx, m.rdb, []string{rec}, token).Err()
+	}()
+	next.ServeHTTP(rw, r)
+	rw.finish()
+	keep = rw.complete() && (rw.status < 500 || m.opt.StoreServerErrors)
+}
+
+// parseIdempotencyKey reads the field as a structured-field string
+// ("abc") or, leniently, a bare value.
+func parseIdempotencyKey(lines []string) (string, bool) {
+	if len(lines) != 1 {
+		return "", false
+	}
+	v := strings.TrimSpace(lines[0])
+	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+		v = unquote(v[1 : len(v)-1])
+	}
+	if v == "" || len(v) > maxKeyLen {
+		return "", false
+	}
+	return v, true
+}
+
+func (m *Idempotency) fingerprint(r *http.Request, body []byte) string {
+	if m.opt.Fingerprint != nil {
+		return hex.EncodeToString(m.opt.Fingerprint(r, body))
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\n%s\n%s\n%s\n", r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Get("Content-Type"))
+	h.Write(body)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// recordKey is the Redis key of key, scoped by client and route.
+func (m *Idempotency) recordKey(r *http.Request, key string) string {
+	client, route := "", r.Method+" "+r.URL.Path
+	if m.opt.Client != nil {
+		client = m.opt.Client(r)
+	}
+	if m.opt.Route != nil {
+		route = m.opt.Route(r)
+	}
+	h := sha256.New()
+	for _, s := range []string{client, route, key} {
+		fmt.Fprintf(h, "%d:%s", len(s), s)
+	}
+	return keys.Base(m.opt.Prefix, hex.EncodeToString(h.Sum(nil)[:16]))
+}
+
+func (m *Idempotency) problem(w http.ResponseWriter, status int, title, detail string) {
+	writeProblem(w, m.opt.ProblemType, status, title, detail)
+}

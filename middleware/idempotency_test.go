@@ -1,0 +1,226 @@
+package middleware
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aside-go/aside/internal/redistest"
+	"github.com/redis/go-redis/v9"
+)
+
+// post sends a POST with an optional Idempotency-Key and returns status,
+// body and the response.
+func post(tb testing.TB, url, key, body string, extra ...string) (*http.Response, string) {
+	tb.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
+	for i := 0; i+1 < len(extra); i += 2 {
+		req.Header.Set(extra[i], extra[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(b)
+}
+
+func newIdem(tb testing.TB, rdb redis.UniversalClient, opt IdempotencyOptions) *Idempotency {
+	tb.Helper()
+	opt.Prefix = redistest.Prefix(tb)
+	if opt.OpTimeout == 0 {
+		opt.OpTimeout = 5 * time.Second
+	}
+	m, err := NewIdempotency(rdb, &opt)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return m
+}
+
+func problemOf(tb testing.TB, resp *http.Response, body string) problemDetails {
+	tb.Helper()
+	if ct := resp.Header.Get("Content-Type"); ct != "application/problem+json" {
+		tb.Errorf("Content-Type %q, want application/problem+json", ct)
+	}
+	var p problemDetails
+	if err := json.Unmarshal([]byte(body), &p); err != nil {
+		tb.Errorf("problem body %q: %v", body, err)
+	}
+	if p.Status != resp.StatusCode {
+		tb.Errorf("problem status %d in a %d response", p.Status, resp.StatusCode)
+	}
+	return p
+}
+
+func TestIdempotency_Handler(t *testing.T) {
+	redistest.EachTopology(t, func(t *testing.T, tp *redistest.Topology) {
+		rdb := tp.Client(t)
+		t.Run("first runs, retry replays, other payload 422", func(t *testing.T) {
+			t.Parallel()
+			m := newIdem(t, rdb, IdempotencyOptions{Required: true})
+			var calls atomic.Int32
+			srv := startServer(t, m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				b, _ := io.ReadAll(r.Body)
+				w.Header().Set("Location", "/orders/1")
+				w.WriteHeader(http.StatusCreated)
+				fmt.Fprintf(w, "order %d for %s", calls.Add(1), b)
+			})))
+			resp, got := post(t, srv.URL+"/orders", `"k-1"`, "2 apples")
+			if resp.StatusCode != 201 || got != "order 1 for 2 apples" {
+				t.Fatalf("first: %d %q", resp.StatusCode, got)
+			}
+			resp, got = post(t, srv.URL+"/orders", `"k-1"`, "2 apples")
+			if resp.StatusCode != 201 || got != "order 1 for 2 apples" || resp.Header.Get("Location") != "/orders/1" ||
+				resp.Header.Get("Idempotent-Replayed") != "true" {
+				t.Errorf("retry: %d %q %v, want the stored 201 replayed", resp.StatusCode, got, resp.Header)
+			}
+			resp, got = post(t, srv.URL+"/orders", `"k-1"`, "3 pears")
+			if resp.StatusCode != http.StatusUnprocessableEntity {
+				t.Errorf("same key, other body: %d, want 422", resp.StatusCode)
+			}
+			problemOf(t, resp, got)
+			resp, got = post(t, srv.URL+"/orders", "", "2 apples")
+			if resp.StatusCode != http.StatusBadRequest {
+				t.Errorf("missing key: %d, want 400", resp.StatusCode)
+			}
+			if p := problemOf(t, resp, got); p.Title != "Idempotency-Key is missing" {
+				t.Errorf("missing key: title %q", p.Title)
+			}
+			if resp, _ := post(t, srv.URL+"/orders", `""`, "x"); resp.StatusCode != http.StatusBadRequest {
+				t.Errorf("empty key: %d, want 400", resp.StatusCode)
+			}
+			resp, got = post(t, srv.URL+"/other", `"k-1"`, "2 apples")
+			if resp.StatusCode != 201 || got != "order 2 for 2 apples" {
+				t.Errorf("same key on another route: %d %q, want a new run", resp.StatusCode, got)
+			}
+			if calls.Load() != 2 {
+				t.Errorf("calls = %d, want 2", calls.Load())
+			}
+		})
+		t.Run("in progress 409", func(t *testing.T) {
+			t.Parallel()
+			m := newIdem(t, rdb, IdempotencyOptions{LockTTL: 300 * time.Millisecond})
+			started, release := make(chan struct{}), make(chan struct{})
+			srv := startServer(t, m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				close(started)
+				<-release
+				io.WriteString(w, "done")
+			})))
+			first := make(chan string)
+			go func() { _, b := post(t, srv.URL+"/pay", "k-2", "1"); first <- b }()
+			<-started
+			// Longer than LockTTL: the lease is renewed while the handler runs.
+			time.Sleep(700 * time.Millisecond)
+			resp, got := post(t, srv.URL+"/pay", "k-2", "1")
+			if resp.StatusCode != http.StatusConflict || resp.Header.Get("Retry-After") == "" {
+				t.Errorf("retry while running: %d, want 409 with Retry-After", resp.StatusCode)
+			}
+			problemOf(t, resp, got)
+			close(release)
+			if b := <-first; b != "done" {
+				t.Errorf("first: %q", b)
+			}
+			if _, got := post(t, srv.URL+"/pay", "k-2", "1"); got != "done" {
+				t.Errorf("after completion: %q, want the replay", got)
+			}
+		})
+		t.Run("scoped per client", func(t *testing.T) {
+			t.Parallel()
+			m := newIdem(t, rdb, IdempotencyOptions{Client: func(r *http.Request) string { return r.Header.Get("X-User") }})
+			var calls atomic.Int32
+			srv := startServer(t, m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				fmt.Fprintf(w, "%s %d", r.Header.Get("X-User"), calls.Add(1))
+			})))
+			_, a := post(t, srv.URL+"/t", "k", "x", "X-User", "alice")
+			_, b := post(t, srv.URL+"/t", "k", "x", "X-User", "bob")
+			_, a2 := post(t, srv.URL+"/t", "k", "x", "X-User", "alice")
+			if a != "alice 1" || b != "bob 2" || a2 != "alice 1" {
+				t.Errorf("alice %q, bob %q, alice again %q: want bob's key apart from alice's", a, b, a2)
+			}
+		})
+		t.Run("5xx and panics release the key", func(t *testing.T) {
+			t.Parallel()
+			m := newIdem(t, rdb, IdempotencyOptions{})
+			var calls atomic.Int32
+			srv := startServer(t, m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				switch calls.Add(1) {
+				case 1:
+					http.Error(w, "db down", http.StatusServiceUnavailable)
+				case 2:
+					panic("bug")
+				default:
+					io.WriteString(w, "ok")
+				}
+			})))
+			if resp, _ := post(t, srv.URL+"/x", "k-5", "b"); resp.StatusCode != 503 {
+				t.Errorf("first: %d", resp.StatusCode)
+			}
+			// The handler panics: net/http drops the connection and Go's
+			// transport retries the request by itself, since it carries an
+			// Idempotency-Key. The retry must run the handler again.
+			if resp, got := post(t, srv.URL+"/x", "k-5", "b"); resp.StatusCode != 200 || got != "ok" || calls.Load() != 3 {
+				t.Errorf("after a 5xx and a panic: %d %q after %d calls, want the handler run a 3rd time", resp.StatusCode, got, calls.Load())
+			}
+			if resp, got := post(t, srv.URL+"/x", "k-5", "b"); got != "ok" || resp.Header.Get("Idempotent-Replayed") != "true" || calls.Load() != 3 {
+				t.Errorf("then: %q after %d calls, want the replay", got, calls.Load())
+			}
+		})
+		t.Run("other methods pass through", func(t *testing.T) {
+			t.Parallel()
+			m := newIdem(t, rdb, IdempotencyOptions{Required: true})
+			srv := startServer(t, m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "get") })))
+			if resp, got := do(t, srv.Client(), "GET", srv.URL+"/g", nil); resp.StatusCode != 200 || got != "get" {
+				t.Errorf("GET: %d %q", resp.StatusCode, got)
+			}
+		})
+	})
+}
+
+func TestIdempotency_Handler_redisDown(t *testing.T) {
+	t.Parallel()
+	s := redistest.StartServer(t, redistest.Config{})
+	rdb := s.Client(t)
+	closed := newIdem(t, rdb, IdempotencyOptions{OpTimeout: 300 * time.Millisecond})
+	open := newIdem(t, rdb, IdempotencyOptions{OpTimeout: 300 * time.Millisecond, FailOpen: true})
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ran") })
+	sc, so := startServer(t, closed.Handler(h)), startServer(t, open.Handler(h))
+	s.Kill()
+	resp, got := post(t, sc.URL+"/a", "k", "b")
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("fail closed: %d %q, want 503", resp.StatusCode, got)
+	}
+	problemOf(t, resp, got)
+	if resp, got := post(t, so.URL+"/a", "k", "b"); resp.StatusCode != 200 || got != "ran" {
+		t.Errorf("fail open: %d %q, want the handler's answer", resp.StatusCode, got)
+	}
+}
+
+func TestParseIdempotencyKey(t *testing.T) {
+	for _, tc := range []struct {
+		in   []string
+		want string
+		ok   bool
+	}{
+		{[]string{`"8e03978e-40d5-43e8-bc93-6894a57f9324"`}, "8e03978e-40d5-43e8-bc93-6894a57f9324", true},
+		{[]string{`abc`}, "abc", true},
+		{[]string{`"a\"b"`}, `a"b`, true},
+		{[]string{`""`}, "", false},
+		{[]string{"a", "b"}, "", false},
+		{[]string{strings.Repeat("x", 256)}, "", false},
+	} {
+		got, ok := parseIdempotencyKey(tc.in)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("parseIdempotencyKey(%q) = %q, %v; want %q, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}

@@ -1,0 +1,115 @@
+package middleware
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aside-go/aside/internal/redistest"
+	"github.com/aside-go/aside/lock"
+)
+
+func newLocker(tb testing.TB, tp *redistest.Topology, prefix string) *lock.Client {
+	tb.Helper()
+	l, err := lock.New(tp.Client(tb), &lock.Options{Prefix: prefix})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = l.Close() })
+	return l
+}
+
+func TestLock(t *testing.T) {
+	redistest.EachTopology(t, func(t *testing.T, tp *redistest.Topology) {
+		t.Run("one handler at a time per key", func(t *testing.T) {
+			t.Parallel()
+			// Two instances, each with its own client and lock.Client.
+			var inside, maxInside atomic.Int32
+			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				n := inside.Add(1)
+				for {
+					m := maxInside.Load()
+					if n <= m || maxInside.CompareAndSwap(m, n) {
+						break
+					}
+				}
+				time.Sleep(5 * time.Millisecond) // widen the window a second holder would need
+				inside.Add(-1)
+				io.WriteString(w, "ok")
+			})
+			key := func(r *http.Request) (string, bool) { return "acct:" + r.URL.Query().Get("id"), true }
+			var urls [2]string
+			prefix := redistest.Prefix(t)
+			for i := range urls {
+				mw, err := Lock(newLocker(t, tp, prefix), LockOptions{Key: key, TTL: 5 * time.Second})
+				if err != nil {
+					t.Fatal(err)
+				}
+				urls[i] = startServer(t, mw(h)).URL
+			}
+			var wg sync.WaitGroup
+			var ok atomic.Int32
+			for i := range 20 {
+				wg.Go(func() {
+					resp, err := http.Get(urls[i%2] + "/?id=7")
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					resp.Body.Close()
+					if resp.StatusCode == 200 {
+						ok.Add(1)
+					}
+				})
+			}
+			wg.Wait()
+			if maxInside.Load() != 1 || ok.Load() != 20 {
+				t.Errorf("max handlers inside at once = %d, 200s = %d; want 1 and 20", maxInside.Load(), ok.Load())
+			}
+		})
+		t.Run("busy without waiting gets 409", func(t *testing.T) {
+			t.Parallel()
+			entered, release := make(chan struct{}), make(chan struct{})
+			mw, err := Lock(newLocker(t, tp, redistest.Prefix(t)), LockOptions{Wait: -1, Key: func(r *http.Request) (string, bool) {
+				return "k", r.URL.Path != "/free"
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var once sync.Once
+			srv := startServer(t, mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/hold" {
+					once.Do(func() { close(entered) })
+					<-release
+				}
+				io.WriteString(w, "ok")
+			})))
+			done := make(chan struct{})
+			go func() { defer close(done); do(t, srv.Client(), "GET", srv.URL+"/hold", nil) }()
+			<-entered
+			resp, got := do(t, srv.Client(), "GET", srv.URL+"/other", nil)
+			if resp.StatusCode != http.StatusConflict {
+				t.Errorf("while held: %d %q, want 409", resp.StatusCode, got)
+			}
+			problemOf(t, resp, got)
+			if resp, _ := do(t, srv.Client(), "GET", srv.URL+"/free", nil); resp.StatusCode != 200 {
+				t.Errorf("unlocked route: %d", resp.StatusCode)
+			}
+			close(release)
+			<-done
+			if resp, _ := do(t, srv.Client(), "GET", srv.URL+"/other", nil); resp.StatusCode != 200 {
+				t.Errorf("after release: %d, want 200", resp.StatusCode)
+			}
+		})
+	})
+}
+
+func TestLock_invalidOptions(t *testing.T) {
+	if _, err := Lock(nil, LockOptions{}); !errors.Is(err, ErrInvalidOptions) {
+		t.Errorf("Lock(nil) = %v, want ErrInvalidOptions", err)
+	}
+}
