@@ -312,3 +312,72 @@ func TestNew_InvalidOptions(t *testing.T) {
 		})
 	}
 }
+
+func TestCache_GetMany_VersionedFills(t *testing.T) {
+	redistest.EachTopology(t, func(t *testing.T, tp *redistest.Topology) {
+		ctx := context.Background()
+		rdb := tp.Client(t)
+		var calls int
+		c := newTestCache(t, rdb, &Options[user]{VersionedFills: true,
+			BatchLoader: BatchLoaderFunc[user](func(ctx context.Context, ks []string) (map[string]user, error) {
+				calls++
+				return map[string]user{"a": {ID: "a"}, "b": {ID: "b"}}, nil
+			})})
+		if err := c.Delete(ctx, "b"); err != nil { // b has a marker, a has none
+			t.Fatal(err)
+		}
+		for range 2 {
+			got, err := c.GetMany(ctx, []string{"a", "b", "c"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !got[0].Found || !got[1].Found || got[2].Found {
+				t.Errorf("GetMany = %+v", got)
+			}
+		}
+		if calls != 1 {
+			t.Errorf("batch loads = %d, want 1 (the fills landed)", calls)
+		}
+		raw, err := rdb.Get(ctx, c.Key("b")).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e, _, err := decodeEntry(c.codec, raw); err != nil || e.version != 1 {
+			t.Errorf("b envelope = %+v, %v; want version 1 from its marker", e, err)
+		}
+	})
+}
+
+func TestCache_GetWith_PerCallLoader(t *testing.T) {
+	redistest.EachTopology(t, func(t *testing.T, tp *redistest.Topology) {
+		ctx := context.Background()
+		c := newTestCache[user](t, tp.Client(t), nil)
+		byEmail := LoaderFunc[user](func(ctx context.Context, key string) (user, error) {
+			return user{ID: "7", Name: key}, nil
+		})
+		u, err := c.GetWith(ctx, "ada@example.com", byEmail)
+		if err != nil || u.Name != "ada@example.com" {
+			t.Fatalf("GetWith = %+v, %v", u, err)
+		}
+		if u, err := c.Get(ctx, "ada@example.com"); err != nil || u.ID != "7" {
+			t.Errorf("Get of the loaded key = %+v, %v; want the cached value", u, err)
+		}
+	})
+}
+
+func TestCache_Set_WithTTL(t *testing.T) {
+	redistest.EachTopology(t, func(t *testing.T, tp *redistest.Topology) {
+		ctx := context.Background()
+		rdb := tp.Client(t)
+		c := newTestCache[user](t, rdb, &Options[user]{Jitter: -1})
+		if err := c.Set(ctx, "k", user{ID: "k"}, WithTTL(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if ttl, err := rdb.PTTL(ctx, c.Key("k")).Result(); err != nil || ttl <= 55*time.Second || ttl > time.Minute {
+			t.Errorf("PTTL = %v, %v; want about 1m", ttl, err)
+		}
+		if err := c.Set(ctx, "k", user{}, WithTTL(0)); !errors.Is(err, errOptions) {
+			t.Errorf("Set with a zero TTL = %v, want an error", err)
+		}
+	})
+}

@@ -105,6 +105,9 @@ func (c *Cache[V]) loadShared(ctx context.Context, key string, l Loader[V], bad 
 				bad = s
 				continue
 			}
+			if c.local != nil && c.epoch.Load() == epoch {
+				c.local.set(key, v, e.neg, c.opt.SoftTTL)
+			}
 			return &loadResult[V]{v: v, neg: e.neg}, nil
 		case 2:
 			marker, _ := res[1].(string)
