@@ -165,6 +165,7 @@ func (k *Keeper) Write(ctx context.Context, fn func(ctx context.Context) error, 
 		}
 		return fn(ctx)
 	}
+	keys = dedupe(keys)
 	groups := k.sched.byShard(newID(), keys)
 	delay := k.Delay()
 	if err := k.sched.addIntents(ctx, groups, k.opt.IntentTimeout); err != nil {
@@ -193,6 +194,22 @@ func (k *Keeper) Write(ctx context.Context, fn func(ctx context.Context) error, 
 		k.notify(time.Now().Add(delay))
 	}
 	return nil
+}
+
+// dedupe returns keys without repeats, in first-seen order.
+func dedupe(keys []string) []string {
+	if len(keys) < 2 {
+		return keys
+	}
+	seen := make(map[string]bool, len(keys))
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // Invalidate invalidates keys as [Keeper.Write] does after a database change
