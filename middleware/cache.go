@@ -245,9 +245,3 @@ func (b *boundedMap[V]) set(k string, v V) {
 		b.n.Add(1)
 	}
 }
-
-func (b *boundedMap[V]) del(k string) {
-	if m := b.m.Load(); m != nil {
-		m.Delete(k)
-	}
-}
