@@ -1,25 +1,5 @@
 package lock
 
-// Stats is what a Client's waiting did, for tests.
-type Stats struct {
-	Attempts  int64 // obtain/acquire scripts run
-	Woken     int64 // attempts made because a wake-up arrived
-	Fallbacks int64 // attempts made because the fallback timer fired
-	PassedOn  int64 // wake-ups handed back to Redis
-	Polls     int64 // attempts by callers without a watcher
-}
-
-// Stats returns the client's counters.
-func (c *Client) Stats() Stats {
-	return Stats{
-		Attempts:  c.stats.attempts.Load(),
-		Woken:     c.stats.woken.Load(),
-		Fallbacks: c.stats.fallbacks.Load(),
-		PassedOn:  c.stats.passedOn.Load(),
-		Polls:     c.stats.polls.Load(),
-	}
-}
-
 // The two kinds of loss, both matching ErrLost.
 var (
 	ErrGone        = errGone

@@ -31,7 +31,7 @@ func (c *Client) TryObtain(ctx context.Context, key string, ttl time.Duration, o
 	return c.obtain(ctx, c.lockTarget(key), ttl, false, applyOptions(false, opts))
 }
 
-func (c *Client) obtain(ctx context.Context, t *target, ttl time.Duration, wait bool, o callOptions) (*Lock, error) {
+func (c *Client) obtain(ctx context.Context, t *target, ttl time.Duration, wait bool, o callOptions) (_ *Lock, err error) {
 	if err := checkTTL(ttl); err != nil {
 		return nil, err
 	}
@@ -48,6 +48,9 @@ func (c *Client) obtain(ctx context.Context, t *target, ttl time.Duration, wait 
 		uncertain bool // the last attempt failed without an answer
 	)
 	defer func() {
+		if errors.Is(err, ErrNotObtained) {
+			c.stats.notObtained.Add(1)
+		}
 		if !obtained && uncertain {
 			// The last attempt may have taken the lock although its reply
 			// was lost: that hold must not linger until its TTL.
@@ -68,6 +71,7 @@ func (c *Client) obtain(ctx context.Context, t *target, ttl time.Duration, wait 
 		fence, left, ok, err := c.try(ctx, t, token, ttl)
 		if ok {
 			obtained = true
+			c.stats.obtained.Add(1)
 			return c.newLock(ctx, t, token, fence, ttl, sent, o.watchdog), nil
 		}
 		uncertain = err != nil && !permanent(err)
@@ -310,6 +314,9 @@ func (l *Lock) Release(ctx context.Context) error {
 		err = lostErr
 	case !ok:
 		err = errGone
+		l.c.stats.lost.Add(1) // lost unnoticed (no watchdog, no expiry yet)
+	default:
+		l.c.stats.released.Add(1)
 	}
 	l.mu.Lock()
 	l.relDone, l.relErr = true, err
@@ -347,6 +354,7 @@ func (l *Lock) loseLocked(cause error) {
 	}
 	l.state = lost
 	l.lostErr = cause
+	l.c.stats.lost.Add(1)
 	l.cancel(cause)
 	l.expiry.Stop()
 	if l.wdCancel != nil {

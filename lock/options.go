@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/metric"
 )
 
 // RedisClient is the part of a go-redis client that a [Client] uses: Lua
@@ -37,6 +37,10 @@ type Options struct {
 	// up. If zero, a quarter of rdb's PoolSize when rdb is a *redis.Client
 	// or *redis.ClusterClient (at least 1), else 4.
 	MaxBlocking int
+
+	// MeterProvider receives the Client's OpenTelemetry counters
+	// (aside.lock.*). If nil, the global provider (otel.GetMeterProvider).
+	MeterProvider metric.MeterProvider
 }
 
 // Option tweaks one call of [Client.Obtain], [Client.TryObtain],
@@ -95,17 +99,10 @@ type Client struct {
 	watchers    int // running watch goroutines
 	closed      bool
 
-	stats stats
+	stats   counters
+	metrics metric.Registration
 }
 
-// stats counts what waiting did; read by tests through export_test.go.
-type stats struct {
-	attempts  atomic.Int64 // obtain/acquire scripts run
-	woken     atomic.Int64 // attempts made because a wake-up arrived
-	fallbacks atomic.Int64 // attempts made because the fallback timer fired
-	polls     atomic.Int64 // attempts made by callers without a watcher (MaxBlocking reached)
-	passedOn  atomic.Int64 // wake-ups handed back to Redis for other waiters
-}
 
 // New returns a Client that uses rdb, which it never closes. A nil opt
 // means the defaults.
@@ -130,14 +127,20 @@ func New(rdb RedisClient, opt *Options) (*Client, error) {
 		o.MaxBlocking = defaultMaxBlocking(rdb)
 	}
 	bg, stop := context.WithCancel(context.Background())
-	return &Client{
+	c := &Client{
 		rdb:         rdb,
 		prefix:      o.Prefix,
 		bg:          bg,
 		stop:        stop,
 		maxBlocking: o.MaxBlocking,
 		queues:      make(map[string]*waitQueue),
-	}, nil
+	}
+	var err error
+	if c.metrics, err = registerMetrics(o.MeterProvider, o.Prefix, &c.stats); err != nil {
+		stop()
+		return nil, fmt.Errorf("lock: metrics: %w", err)
+	}
+	return c, nil
 }
 
 func defaultMaxBlocking(rdb RedisClient) int {
@@ -153,7 +156,7 @@ func defaultMaxBlocking(rdb RedisClient) int {
 	return max(1, pool/4)
 }
 
-// Close stops the goroutines that wait for wake-ups on behalf of blocked
+// Close unregisters the Client's metrics, stops the goroutines that wait for wake-ups on behalf of blocked
 // [Client.Obtain] and [Semaphore.Acquire] calls and waits for them (at most
 // about one second, the BLPOP timeout). Calls still waiting then retry only
 // when the holder's lease would end; close a Client after its callers have
@@ -161,8 +164,13 @@ func defaultMaxBlocking(rdb RedisClient) int {
 // does not close the Redis client. It is idempotent and returns nil.
 func (c *Client) Close() error {
 	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
 	c.closed = true
 	c.mu.Unlock()
+	_ = c.metrics.Unregister()
 	c.stop()
 	c.wg.Wait()
 	return nil

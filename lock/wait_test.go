@@ -141,7 +141,7 @@ func TestClient_Obtain_MaxBlockingReached(t *testing.T) {
 		}
 		wg.Wait()
 		s := c.Stats()
-		if s.Polls == 0 {
+		if s.Backoffs == 0 {
 			t.Errorf("no backoff retries with MaxBlocking 1 and two keys: %+v", s)
 		}
 		if s.Fallbacks != 0 {
