@@ -31,7 +31,7 @@ type Cache[V any] struct {
 	opt     Options[V]
 	codec   Codec[V]
 	cluster bool
-	local   *local[V]  // nil without an L1 tier
+	local   *local[V]   // nil without an L1 tier
 	bloom   *bloomGuard // nil without a bloom guard
 	sem     *semaphore.Weighted
 	sf      singleflight.Group

@@ -68,6 +68,16 @@ func unpack[V any](val any, err error) (V, error) {
 func (c *Cache[V]) loadShared(ctx context.Context, key string, l Loader[V], bad string) (*loadResult[V], error) {
 	epoch := c.epoch.Load()
 	if c.opt.DisableLease {
+		// A caller that missed just before another load's fill landed
+		// finds the value here instead of loading again.
+		octx, cancel := c.opCtx(ctx)
+		s, err := c.rdb.Get(octx, keys.Base(c.opt.Prefix, key)).Result()
+		cancel()
+		if err == nil && s != bad {
+			if e, v, derr := decodeEntry(c.codec, s); derr == nil {
+				return &loadResult[V]{v: v, neg: e.neg}, nil
+			}
+		}
 		return c.loadAndFill(ctx, key, l, epoch, "", "", bad)
 	}
 	base := keys.Base(c.opt.Prefix, key)

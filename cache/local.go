@@ -21,10 +21,10 @@ type local[V any] struct {
 }
 
 type localShard[V any] struct {
-	mu   sync.RWMutex // guards m, ring, hand
+	mu   sync.RWMutex              // guards m, ring, hand
 	m    map[uint64]*localEntry[V] // by maphash of the key; entry.key confirms
-	ring []*localEntry[V] // entries in insertion slots, len <= cap
-	hand int              // next ring slot the clock looks at
+	ring []*localEntry[V]          // entries in insertion slots, len <= cap
+	hand int                       // next ring slot the clock looks at
 	cap  int
 	_    [40]byte // keep shards on separate cache lines
 }
