@@ -5,7 +5,7 @@ package bench
 // loopback TCP, each with 10 concurrent handlers.
 //
 // BenchmarkQueueThroughput_*: b.N messages of 64 bytes enqueued one by one
-// by 4 producer goroutines while the consumer runs; the clock stops when
+// by 10 producer goroutines while the consumer runs; the clock stops when
 // every message was handled and acked. Reported as msgs/s.
 //
 // BenchmarkQueueLatency_*: b.N times, one message enqueued on an idle
@@ -44,9 +44,7 @@ type queueSystem struct {
 	// drained, if not nil, reports whether the library finished its
 	// bookkeeping (acks applied) after the last handler returned.
 	drained func(ctx context.Context) bool
-	// flush, if not nil, is called when the producers are done.
-	flush func(ctx context.Context) error
-	stop  func()
+	stop    func()
 }
 
 type queueSetup func(b *testing.B, rdb *redis.Client, name string, handled func()) queueSystem
@@ -79,11 +77,6 @@ func benchQueueThroughput(b *testing.B, setup queueSetup) {
 		})
 	}
 	wg.Wait()
-	if sys.flush != nil {
-		if err := sys.flush(ctx); err != nil {
-			b.Fatal(err)
-		}
-	}
 	select {
 	case <-done:
 	case <-time.After(time.Minute + time.Duration(n)*time.Millisecond):
@@ -286,43 +279,6 @@ func BenchmarkQueueThroughput_Aside(b *testing.B)     { benchQueueThroughput(b, 
 func BenchmarkQueueThroughput_Asynq(b *testing.B)     { benchQueueThroughput(b, setupQueueAsynq) }
 func BenchmarkQueueThroughput_Rmq(b *testing.B)       { benchQueueThroughput(b, setupQueueRmq) }
 func BenchmarkQueueThroughput_Watermill(b *testing.B) { benchQueueThroughput(b, setupQueueWatermill) }
-
-// BenchmarkQueueThroughput_AsideBatch enqueues with EnqueueBatch, 100
-// messages per round trip, from the same 4 producers.
-func BenchmarkQueueThroughput_AsideBatch(b *testing.B) {
-	benchQueueThroughput(b, func(b *testing.B, rdb *redis.Client, name string, handled func()) queueSystem {
-		sys := setupQueueAside(b, rdb, name, handled)
-		q, _ := queue.New(rdb, "bench", &queue.Options{Prefix: name})
-		var mu sync.Mutex // guards pending
-		var pending []queue.Item
-		sys.enqueue = func(ctx context.Context, p []byte) error {
-			mu.Lock()
-			pending = append(pending, queue.Item{Payload: p})
-			var flush []queue.Item
-			if len(pending) == 100 {
-				flush, pending = pending, nil
-			}
-			mu.Unlock()
-			if flush != nil {
-				_, err := q.EnqueueBatch(ctx, flush)
-				return err
-			}
-			return nil
-		}
-		sys.flush = func(ctx context.Context) error {
-			mu.Lock()
-			flush := pending
-			pending = nil
-			mu.Unlock()
-			if len(flush) == 0 {
-				return nil
-			}
-			_, err := q.EnqueueBatch(ctx, flush)
-			return err
-		}
-		return sys
-	})
-}
 
 func BenchmarkQueueLatency_Aside(b *testing.B)     { benchQueueLatency(b, setupQueueAside) }
 func BenchmarkQueueLatency_Asynq(b *testing.B)     { benchQueueLatency(b, setupQueueAsynq) }
