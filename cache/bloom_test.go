@@ -161,3 +161,47 @@ func TestCache_RebuildBloom_NoSource(t *testing.T) {
 		t.Errorf("err = %v, want ErrNoBloom", err)
 	}
 }
+
+// TestCache_GetMany_Bloom: GetMany drops keys outside the filter before
+// the MGET and the batch loader, in both modes.
+func TestCache_GetMany_Bloom(t *testing.T) {
+	redistest.EachTopology(t, func(t *testing.T, tp *redistest.Topology) {
+		for _, shared := range []bool{false, true} {
+			t.Run(fmt.Sprintf("shared=%v", shared), func(t *testing.T) {
+				ctx := context.Background()
+				real := realKeys(50)
+				bo := BloomOptions{Expected: 100, FalsePositive: 0.001, Shared: shared, Source: sourceOf(real...)}
+				var asked [][]string
+				c := newTestCache(t, tp.Client(t), &Options[user]{Bloom: &bo,
+					BatchLoader: BatchLoaderFunc[user](func(_ context.Context, ks []string) (map[string]user, error) {
+						asked = append(asked, ks)
+						out := map[string]user{}
+						for _, k := range ks {
+							out[k] = user{ID: k}
+						}
+						return out, nil
+					})})
+				if err := c.RebuildBloom(ctx); err != nil {
+					t.Fatal(err)
+				}
+				ghosts := outside(bo, real, 3)
+				in := []string{"user-1", ghosts[0], "user-2", ghosts[1], ghosts[2]}
+				got, err := c.GetMany(ctx, in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, r := range got {
+					if want := i == 0 || i == 2; r.Found != want {
+						t.Errorf("GetMany[%d] (%s) found = %v, want %v", i, in[i], r.Found, want)
+					}
+				}
+				if len(asked) != 1 || len(asked[0]) != 2 {
+					t.Errorf("batch loads = %v, want one call with the 2 real keys", asked)
+				}
+				if n := c.Stats().BloomRejects; n != 3 {
+					t.Errorf("BloomRejects = %d, want 3", n)
+				}
+			})
+		}
+	})
+}

@@ -63,6 +63,13 @@ func TestCache_Get_RedisKilledPolicyHolds(t *testing.T) {
 					}
 				}
 			}
+			rs, err := c.GetMany(ctx, []string{"m1", "m2"})
+			switch {
+			case policy == FailOpen && (err != nil || !rs[0].Found || rs[1].Value.ID != "m2"):
+				t.Errorf("fail open GetMany = %+v, %v; want both loaded", rs, err)
+			case policy == FailClosed && !errors.Is(err, ErrUnavailable):
+				t.Errorf("fail closed GetMany err = %v, want ErrUnavailable", err)
+			}
 			st := c.Stats()
 			if st.RedisErrors == 0 {
 				t.Errorf("RedisErrors = 0 while Redis was dead")
@@ -71,8 +78,8 @@ func TestCache_Get_RedisKilledPolicyHolds(t *testing.T) {
 				if p := peak.Load(); p > 2 {
 					t.Errorf("peak concurrent loads = %d, want <= MaxFailOpenLoads (2)", p)
 				}
-				if st.FailOpen != 10 {
-					t.Errorf("FailOpen = %d, want 10", st.FailOpen)
+				if st.FailOpen != 12 {
+					t.Errorf("FailOpen = %d, want 12 (10 Get, 2 GetMany)", st.FailOpen)
 				}
 			}
 
