@@ -3,6 +3,7 @@ package consistency
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -122,5 +123,32 @@ func TestKeeper_Write_CrashedWriterFinishedByAnotherInstance(t *testing.T) {
 				})
 			})
 		})
+	}
+}
+
+// TestKeeper_Write_RedisKilledAfterChange kills Redis (AOF, fsync always)
+// between the database change and its invalidation: Write reports
+// ErrPending, and once Redis is back the recorded intent deletes the stale
+// value.
+func TestKeeper_Write_RedisKilledAfterChange(t *testing.T) {
+	s := redistest.StartServer(t, redistest.Config{AOF: true})
+	rdb := s.Client(t)
+	f := &fakeCache{rdb: rdb, prefix: redistest.Prefix(t)}
+	f.set(t, "row", "old")
+	k := newKeeper(t, rdb, f, &Options{NoBroadcast: true, Retries: 1, InvalidateTimeout: time.Second,
+		IntentTimeout: 500 * time.Millisecond, PollInterval: 50 * time.Millisecond})
+	err := k.Write(context.Background(), func(context.Context) error {
+		s.Kill() // the change is made; Redis dies before the delete
+		return nil
+	}, "row")
+	if !errors.Is(err, ErrPending) {
+		t.Fatalf("Write with Redis killed after the change = %v, want ErrPending", err)
+	}
+	if err := s.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the intent to run after the restart", func() bool { return k.Stats().Recovered == 1 })
+	if f.exists(t, "row") {
+		t.Errorf("the stale value survived the restart")
 	}
 }

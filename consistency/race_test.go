@@ -82,7 +82,16 @@ func TestKeeper_Write_StaleSetRace(t *testing.T) {
 					}
 					first <- v
 				}()
-				<-db.read // B's load has read version 1
+				<-db.read // B's load has read version 1 (and holds the load lease)
+
+				// In strong mode a third instance C waits on B's lease.
+				var c *cache.Cache[int64]
+				third := make(chan error, 1)
+				if mode == consistency.Strong {
+					c, _ = instance(t, tp.Client(t), prefix, db, mode)
+					go func() { _, err := c.Get(ctx, "row"); third <- err }()
+					waitUntil(t, "C to wait on B's lease", func() bool { return c.Stats().LeaseWaits == 1 })
+				}
 
 				if err := ka.Write(ctx, func(context.Context) error { db.version.Store(2); return nil }, "row"); err != nil {
 					t.Fatal(err)
@@ -110,6 +119,9 @@ func TestKeeper_Write_StaleSetRace(t *testing.T) {
 				var v2 int64 = 2
 				if mode == consistency.Strong {
 					v2 = <-second
+					if err := <-third; err != nil {
+						t.Errorf("C, waiting on B's lease: %v", err)
+					}
 				}
 				cached, err := a.Get(ctx, "row")
 				if err != nil {
