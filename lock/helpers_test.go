@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -122,24 +123,26 @@ func checkLeaks(t *testing.T) {
 // nopRedis is a RedisClient for tests that never reach Redis.
 type nopRedis struct{ redis.UniversalClient }
 
-// dropReplies is a go-redis hook that runs EVAL/EVALSHA of obtain and then
-// reports a lost connection, as when the reply never arrives. Other
-// commands (the release) pass.
-type dropReplies struct{}
+// dropReplies is a go-redis hook that runs the obtain script (EVAL or
+// EVALSHA with 3 keys) and then reports a lost connection, as when the
+// reply never arrives, for the next n such calls. Other commands pass.
+type dropReplies struct{ n atomic.Int64 }
 
-func (dropReplies) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (*dropReplies) DialHook(next redis.DialHook) redis.DialHook { return next }
 
-func (dropReplies) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+func (d *dropReplies) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		err := next(ctx, cmd)
-		if args := cmd.Args(); len(args) > 4 && (cmd.Name() == "evalsha" || cmd.Name() == "eval") && fmt.Sprint(args[2]) == "3" {
-			cmd.SetErr(io.ErrUnexpectedEOF) // obtain has 3 keys; release has 2
+		args := cmd.Args()
+		obtain := len(args) > 4 && (cmd.Name() == "evalsha" || cmd.Name() == "eval") && fmt.Sprint(args[2]) == "3"
+		if obtain && err == nil && d.n.Add(-1) >= 0 {
+			cmd.SetErr(io.ErrUnexpectedEOF)
 			return io.ErrUnexpectedEOF
 		}
 		return err
 	}
 }
 
-func (dropReplies) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+func (*dropReplies) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return next
 }

@@ -20,7 +20,9 @@ import (
 // ends, except an error reply such as WRONGTYPE, which is returned.
 //
 // The lease is not renewed unless [WithWatchdog](true) is given; either
-// way, [Lock.Context] is canceled when the lease ends or is lost.
+// way, [Lock.Context] is canceled when the lease ends or is lost. Locks
+// are not reentrant: a holder that obtains its own lock again waits for
+// itself until its lease ends.
 func (c *Client) Obtain(ctx context.Context, key string, ttl time.Duration, opts ...Option) (*Lock, error) {
 	return c.obtain(ctx, c.lockTarget(key), ttl, true, applyOptions(false, opts))
 }

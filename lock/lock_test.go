@@ -245,7 +245,9 @@ func TestClient_TryObtain_LostReplyDoesNotStrandLock(t *testing.T) {
 		ctx := t.Context()
 		prefix := redistest.Prefix(t)
 		flakyRDB := tp.Client(t)
-		flakyRDB.AddHook(dropReplies{})
+		drop := &dropReplies{}
+		drop.n.Store(1 << 30) // every obtain reply is lost
+		flakyRDB.AddHook(drop)
 		flaky := newClient(t, flakyRDB, prefix)
 		other := newClient(t, tp.Client(t), prefix)
 		if _, err := flaky.TryObtain(ctx, "k", time.Minute); err == nil || errors.Is(err, lock.ErrNotObtained) {
@@ -258,5 +260,37 @@ func TestClient_TryObtain_LostReplyDoesNotStrandLock(t *testing.T) {
 			t.Fatalf("Obtain after a lost reply: %v (the unanswered hold was not deleted)", err)
 		}
 		l.Release(ctx)
+	})
+}
+
+// The reply to the first obtain attempt is lost; Obtain retries with the
+// same token, and the script recognises the hold it already took.
+func TestClient_Obtain_RetryAfterLostReplyKeepsHold(t *testing.T) {
+	t.Parallel()
+	redistest.EachTopology(t, func(t *testing.T, tp *redistest.Topology) {
+		ctx := t.Context()
+		prefix := redistest.Prefix(t)
+		flakyRDB := tp.Client(t)
+		drop := &dropReplies{}
+		drop.n.Store(1)
+		flakyRDB.AddHook(drop)
+		c := newClient(t, flakyRDB, prefix)
+		other := newClient(t, tp.Client(t), prefix)
+		l, err := c.Obtain(ctx, "k", 10*time.Second)
+		if err != nil {
+			t.Fatalf("Obtain after one lost reply: %v", err)
+		}
+		if l.Fence() != 1 {
+			t.Errorf("fence = %d, want 1 (the retry must not draw a second fence)", l.Fence())
+		}
+		if s := c.Stats(); s.Attempts != 2 || s.Obtained != 1 {
+			t.Errorf("stats = %+v, want 2 attempts, 1 obtained", s)
+		}
+		if _, err := other.TryObtain(ctx, "k", time.Second); !errors.Is(err, lock.ErrNotObtained) {
+			t.Fatalf("other TryObtain: %v, want ErrNotObtained", err)
+		}
+		if err := l.Release(ctx); err != nil {
+			t.Fatalf("Release: %v", err)
+		}
 	})
 }

@@ -25,7 +25,9 @@ if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
 end
 if redis.call('get', KEYS[1]) == ARGV[1] then
   redis.call('pexpire', KEYS[1], ARGV[2])
-  return tonumber(redis.call('get', KEYS[2]) or '0')
+  local f = redis.call('get', KEYS[2])
+  if not f then f = redis.call('incr', KEYS[2]) end
+  return tonumber(f)
 end
 local pttl = redis.call('pttl', KEYS[1])
 if pttl < 0 then pttl = 0 end
