@@ -15,9 +15,13 @@ import (
 )
 
 // BloomOptions configures the bloom filter guard: keys not in the filter
-// are answered [ErrNotFound] without asking Redis (in-process mode) or the
-// loader. Until the first [Cache.RebuildBloom] the guard lets every key
-// through, so a cache never rejects keys from an empty filter.
+// are answered [ErrNotFound] without asking the loader and without writing
+// a negative entry. In-process, the filter is asked before Redis, so a
+// rejected key costs no Redis call at all. Shared, the filter is asked only
+// after a Redis miss (so a hit stays one GET): a rejected key costs the
+// GET and one filter round trip. Until the first [Cache.RebuildBloom] the
+// guard lets every key through, so a cache never rejects keys from an
+// empty filter.
 type BloomOptions struct {
 	// Expected is the number of keys the filter is sized for. Required.
 	Expected uint
@@ -29,7 +33,7 @@ type BloomOptions struct {
 	// every process sees one filter and Set in any process updates it. If
 	// false, each process keeps its own filter in memory: zero Redis calls
 	// for a rejected key, but another process's Set is not seen until the
-	// next rebuild.
+	// next rebuild (a key Set elsewhere reads as not found here until then).
 	Shared bool
 	// Source lists every key that exists, for [Cache.RebuildBloom]: it
 	// calls add once per key. If nil, RebuildBloom returns an error.

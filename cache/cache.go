@@ -24,7 +24,7 @@ var ErrUnavailable = errors.New("cache: redis unavailable")
 var ErrClosed = errors.New("cache: closed")
 
 // Cache is a cache-aside over Redis for values of type V. It is safe for
-// concurrent use. Create it with [New]; call [Cache.Close] when done to
+// concurrent use. The zero Cache is not usable: create it with [New]; call [Cache.Close] when done to
 // wait for background refreshes (Close never closes the Redis client).
 type Cache[V any] struct {
 	rdb     redis.UniversalClient
@@ -114,7 +114,7 @@ func (c *Cache[V]) get(ctx context.Context, key string, l Loader[V]) (V, error) 
 			return e.val, nil
 		}
 	}
-	if c.bloom != nil && !c.bloom.test(ctx, key, &c.ctr) {
+	if c.bloom != nil && !c.bloom.opt.Shared && !c.bloom.test(ctx, key, &c.ctr) {
 		c.ctr.bloomRejects.Add(1)
 		return zero, ErrNotFound
 	}
@@ -143,6 +143,11 @@ func (c *Cache[V]) get(ctx context.Context, key string, l Loader[V]) (V, error) 
 		// Fail open through the shared load: it joins a load in flight,
 		// and loads without Redis if the lease round trip fails too.
 		return c.load(ctx, key, l, "")
+	}
+	if c.bloom != nil && c.bloom.opt.Shared && !c.bloom.test(ctx, key, &c.ctr) {
+		// The shared filter is asked only on a miss, so hits stay one GET.
+		c.ctr.bloomRejects.Add(1)
+		return zero, ErrNotFound
 	}
 	c.ctr.misses.Add(1)
 	return c.load(ctx, key, l, bad)

@@ -47,9 +47,6 @@ func (c *Cache[V]) GetMany(ctx context.Context, keyList []string) ([]Result[V], 
 		}
 		pending = append(pending, i)
 	}
-	if c.bloom != nil && c.bloom.opt.Shared && len(pending) > 0 {
-		pending = c.bloomFilterShared(ctx, keyList, pending)
-	}
 	if len(pending) == 0 {
 		return out, nil
 	}
@@ -85,6 +82,9 @@ func (c *Cache[V]) GetMany(ctx context.Context, keyList []string) ([]Result[V], 
 		}
 		v, serr := c.served(keyList[i], s, e, v, c.opt.Loader)
 		out[i] = Result[V]{Value: v, Found: serr == nil}
+	}
+	if c.bloom != nil && c.bloom.opt.Shared && len(misses) > 0 {
+		misses = c.bloomFilterShared(ctx, keyList, misses)
 	}
 	if len(misses) == 0 {
 		return out, nil
@@ -127,8 +127,8 @@ func (c *Cache[V]) mget(ctx context.Context, rkeys []string) ([]any, error) {
 	return vals, nil
 }
 
-// bloomFilterShared drops the pending keys the shared filter rejects, in
-// one pipeline.
+// bloomFilterShared drops the missed keys the shared filter rejects, in
+// one pipeline (asked only for misses, so hits stay one MGET per slot).
 func (c *Cache[V]) bloomFilterShared(ctx context.Context, keyList []string, pending []int) []int {
 	g := c.bloom
 	calls := make([]scriptCall, len(pending))

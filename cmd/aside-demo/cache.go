@@ -142,7 +142,8 @@ func demoCache(ctx context.Context, env *demoEnv) error {
 		_, _ = bl.Get(ctx, fmt.Sprint("never-", i))
 	}
 	env.say("Bloom filter (shared in Redis, built from the 1,000 real ids): 1,000 lookups of other ids")
-	env.say("  -> %d rejected up front, %d database queries, no value reads.", bl.Stats().BloomRejects, db.queries.Load())
+	env.say("  -> %d rejected after the Redis miss, %d database queries, no negative entries written.",
+		bl.Stats().BloomRejects, db.queries.Load())
 
 	// 3. Stale-while-revalidate.
 	refreshed := make(chan struct{}, 1)
