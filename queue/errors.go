@@ -20,7 +20,6 @@ var (
 	// goes to the dead-letter list at once. Return it wrapped, or wrap any
 	// error with [Permanent].
 	ErrPermanent = errors.New("queue: permanent failure")
-
 )
 
 // Permanent wraps err so that a handler returning it sends the message to

@@ -1,0 +1,148 @@
+package queue
+
+import (
+	"context"
+	"time"
+)
+
+// maxAcks is the most acks one script call carries.
+const maxAcks = 500
+
+// ackLinger is how long a finished delivery's ack waits for a fetch to
+// carry it before the acker sends it on its own.
+const ackLinger = time.Millisecond
+
+// takeAcks removes and returns up to maxAcks pending acks.
+func (w *Worker) takeAcks() []*Message {
+	w.ackMu.Lock()
+	defer w.ackMu.Unlock()
+	n := min(len(w.ackPending), maxAcks)
+	if n == 0 {
+		return nil
+	}
+	out := make([]*Message, n)
+	copy(out, w.ackPending)
+	w.ackPending = append(w.ackPending[:0], w.ackPending[n:]...)
+	return out
+}
+
+func (w *Worker) countAcks(n, stale int) {
+	w.stats.acked.Add(uint64(n - stale))
+	w.stats.stale.Add(uint64(stale))
+	for range stale {
+		w.report(ErrStaleDelivery)
+	}
+}
+
+// ackLoop sends the acks no fetch carried within ackLinger, and at
+// shutdown all that are left.
+func (w *Worker) ackLoop() {
+	defer close(w.ackDone)
+	t := time.NewTimer(ackLinger)
+	t.Stop()
+	for {
+		select {
+		case <-w.ackSignal:
+		case <-w.ackStop:
+			for w.flushAcks() {
+			}
+			return
+		}
+		t.Reset(ackLinger)
+		select {
+		case <-t.C:
+		case <-w.ackStop:
+			t.Stop()
+		}
+		for w.flushAcks() {
+		}
+	}
+}
+
+// flushAcks sends up to maxAcks pending acks and reports whether it sent
+// any.
+func (w *Worker) flushAcks() bool {
+	acks := w.takeAcks()
+	if len(acks) == 0 {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	r, err := w.q.fetch(ctx, fetchArgs{acks: acks})
+	if err != nil {
+		w.report(err) // the messages are redelivered after their deadline
+		return true
+	}
+	w.countAcks(len(acks), r.stale)
+	return true
+}
+
+// heartbeatLoop extends the deadlines of running deliveries and cancels
+// the handlers of deliveries that were reclaimed meanwhile.
+func (w *Worker) heartbeatLoop() {
+	defer w.bgDone.Done()
+	t := time.NewTicker(w.opt.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-w.bgStop:
+			return
+		case <-t.C:
+		}
+		w.mu.Lock()
+		ms := make([]*Message, 0, len(w.running))
+		for _, e := range w.running {
+			ms = append(ms, e.m)
+		}
+		w.mu.Unlock()
+		if len(ms) == 0 {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+		res, err := w.q.extendBatch(ctx, ms, w.opt.VisibilityTimeout)
+		cancel()
+		if err != nil {
+			w.report(err)
+			continue
+		}
+		for i, ok := range res {
+			if ok {
+				continue
+			}
+			w.mu.Lock()
+			e := w.running[ms[i].Token]
+			w.mu.Unlock()
+			if e != nil {
+				w.stats.lost.Add(1)
+				e.cancel()
+			}
+		}
+	}
+}
+
+// reapLoop returns expired deliveries and due delayed messages to the
+// ready list when the fetcher has not done so lately (all handlers busy or
+// Redis unreachable).
+func (w *Worker) reapLoop() {
+	defer w.bgDone.Done()
+	t := time.NewTicker(w.opt.ReapInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-w.bgStop:
+			return
+		case <-t.C:
+		}
+		if time.Since(time.Unix(0, w.lastReap.Load())) < w.opt.ReapInterval {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+		_, err := w.q.fetch(ctx, fetchArgs{reap: true})
+		cancel()
+		if err != nil {
+			w.report(err)
+			continue
+		}
+		w.lastReap.Store(time.Now().UnixNano())
+	}
+}
