@@ -26,11 +26,22 @@ func (w *Worker) takeAcks() []*Message {
 	return out
 }
 
+// returnAcks puts acks that could not be sent back in front of the
+// pending ones. After Shutdown's final flush nobody sends them: their
+// messages are redelivered after their deadline.
+func (w *Worker) returnAcks(acks []*Message) {
+	w.ackMu.Lock()
+	w.ackPending = append(acks, w.ackPending...)
+	w.ackMu.Unlock()
+}
+
 func (w *Worker) countAcks(n, stale int) {
 	w.stats.acked.Add(uint64(n - stale))
 	w.stats.stale.Add(uint64(stale))
-	for range stale {
-		w.report(ErrStaleDelivery)
+	if w.opt.OnError != nil {
+		for range stale {
+			w.opt.OnError(ErrStaleDelivery)
+		}
 	}
 }
 
@@ -70,8 +81,11 @@ func (w *Worker) flushAcks() bool {
 	defer cancel()
 	r, err := w.q.fetch(ctx, fetchArgs{acks: acks})
 	if err != nil {
-		w.report(err) // the messages are redelivered after their deadline
-		return true
+		// Keep them for the next fetch (which retries with backoff); stop
+		// this flush so an unreachable Redis does not make it spin.
+		w.report(err)
+		w.returnAcks(acks)
+		return false
 	}
 	w.countAcks(len(acks), r.stale)
 	return true

@@ -185,7 +185,8 @@ func (w *Worker) fetchLoop() {
 			w.slots <- struct{}{}
 		}
 		if err != nil {
-			w.report(err) // the acks are lost; those messages are redelivered after their deadline
+			w.report(err)
+			w.returnAcks(acks) // the next fetch or the acker tries them again
 			errDelay = min(max(2*errDelay, 50*time.Millisecond), 2*time.Second)
 			if !w.sleep(errDelay) {
 				return
