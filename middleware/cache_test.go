@@ -424,8 +424,8 @@ func TestCache_Handler_purgeDuringFill(t *testing.T) {
 // TestCache_Close_noLeak checks that Close waits for background
 // revalidations and leaves no goroutine behind.
 func TestCache_Close_noLeak(t *testing.T) {
+	rdb := redistest.Standalone.NewClient(t) // starts the shared server first
 	opt := goleak.IgnoreCurrent()
-	rdb := redistest.Standalone.NewClient(t)
 	clk := newClock()
 	c, err := NewCache(rdb, &CacheOptions{Prefix: redistest.Prefix(t), OpTimeout: 5 * time.Second})
 	if err != nil {
