@@ -194,4 +194,3 @@ func BenchmarkConsistencyRace_Rockscache(b *testing.B) { runRace(b, rockscacheRa
 // BenchmarkConsistencyRace_RockscacheStrong is rockscache with
 // StrongConsistency.
 func BenchmarkConsistencyRace_RockscacheStrong(b *testing.B) { runRace(b, rockscacheRace(b, true)) }
-
