@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"time"
+
+	"go.opentelemetry.io/otel/metric"
 )
 
 // Options configure a [Queue]. The zero value is valid: every field's
@@ -92,6 +94,11 @@ type WorkerOptions struct {
 	// ShutdownTimeout is how long [Worker.Close] lets running handlers
 	// finish. If zero, 30 seconds.
 	ShutdownTimeout time.Duration
+
+	// MeterProvider receives the worker's OpenTelemetry counters
+	// (aside.queue.*, the same counts as [Worker.Stats]). If nil, the
+	// global provider (otel.GetMeterProvider).
+	MeterProvider metric.MeterProvider
 
 	// OnError, if not nil, is called with every error the worker's
 	// background loops meet (Redis unreachable, a stale ack). It must not

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/metric"
 )
 
 // Handler handles one delivery. Returning nil acks the message; an error
@@ -66,7 +67,8 @@ type Worker struct {
 	shutdownDone chan struct{}
 	shutdownErr  error
 
-	stats workerCounters
+	stats   workerCounters
+	metrics metric.Registration
 }
 
 type runningEntry struct {
@@ -115,6 +117,9 @@ func (q *Queue) Consume(h Handler, opt *WorkerOptions) (*Worker, error) {
 	}
 	for range o.Concurrency {
 		w.slots <- struct{}{}
+	}
+	if w.metrics, err = registerMetrics(o.MeterProvider, q.opt.Prefix+":"+q.name, &w.stats); err != nil {
+		return nil, fmt.Errorf("queue: metrics: %w", err)
 	}
 	w.hctx, w.hcancel = context.WithCancel(context.Background())
 	w.bgDone.Add(2)
@@ -370,6 +375,7 @@ func (w *Worker) shutdown(ctx context.Context) error {
 	close(w.ackStop)
 	<-w.ackDone
 	w.hcancel()
+	_ = w.metrics.Unregister()
 	if err != nil {
 		return fmt.Errorf("queue: shutdown left running handlers for redelivery: %w", err)
 	}
