@@ -242,17 +242,17 @@ func (c *Cache[V]) Set(ctx context.Context, key string, v V, opts ...SetOption) 
 // the old one (read-your-writes for the writer). With
 // [Options.VersionedFills] each key is deleted by a script that also bumps
 // its version marker, so a fill whose read started before the delete never
-// lands after it; without it, Delete is a plain DEL of the value and lease
-// (one per hash slot), and an older in-flight fill may still land.
+// lands after it; without it, Delete is a plain DEL of the value, lease and
+// wake list (one per hash slot), and an older in-flight fill may still land.
 func (c *Cache[V]) Delete(ctx context.Context, keyList ...string) error {
 	if len(keyList) == 0 {
 		return nil
 	}
 	c.invalidate(keyList...)
-	rkeys := make([]string, 0, 2*len(keyList)) // value, lease, value, lease...
+	rkeys := make([]string, 0, 3*len(keyList)) // value, lease, wake list, ...
 	for _, k := range keyList {
 		b := keys.Base(c.opt.Prefix, k)
-		rkeys = append(rkeys, b, keys.Sub(b, "lease"))
+		rkeys = append(rkeys, b, keys.Sub(b, "lease"), keys.Sub(b, "wake"))
 	}
 	octx, cancel := c.opCtx(ctx)
 	defer cancel()
@@ -261,8 +261,8 @@ func (c *Cache[V]) Delete(ctx context.Context, keyList ...string) error {
 		mttl := c.opt.markerTTL().Milliseconds()
 		calls := make([]scriptCall, len(keyList))
 		for i := range calls {
-			k := rkeys[2*i]
-			calls[i] = scriptCall{keys: []string{k, keys.Sub(k, "ver"), rkeys[2*i+1]}, args: []any{mttl}}
+			k := rkeys[3*i]
+			calls[i] = scriptCall{keys: []string{k, keys.Sub(k, "ver"), rkeys[3*i+1], rkeys[3*i+2]}, args: []any{mttl}}
 		}
 		for _, cmd := range runScripts(octx, c.rdb, versionedDelScript, calls) {
 			if cmd.Err() != nil {

@@ -127,8 +127,17 @@ func (c *Cache[V]) loadShared(ctx context.Context, key string, l Loader[V], bad 
 				waited = true
 				c.ctr.leaseWaits.Add(1)
 			}
-			if err := c.waitWake(ctx, ks[2]); err != nil {
+			tok, err := c.waitWake(ctx, ks[2])
+			if err != nil {
 				return nil, err
+			}
+			if len(tok) > 1 { // the holder handed over the entry it wrote
+				if e, v, derr := decodeEntry(c.codec, tok); derr == nil {
+					if c.local != nil && c.epoch.Load() == epoch {
+						c.local.set(key, v, e.neg, c.opt.SoftTTL)
+					}
+					return &loadResult[V]{v: v, neg: e.neg}, nil
+				}
 			}
 		}
 	}
@@ -138,8 +147,9 @@ func (c *Cache[V]) loadShared(ctx context.Context, key string, l Loader[V], bad 
 // holder's fill pushes to it, or the step times out (so a dead holder's
 // lease is noticed when it expires). BLMOVE is not interrupted by ctx in
 // go-redis, hence short steps; it rotates the list in place, so every
-// waiter is woken by one push.
-func (c *Cache[V]) waitWake(ctx context.Context, wake string) error {
+// waiter is woken by one push. It returns the wake token: the entry the
+// holder wrote, "1" (read again), or "" after a timeout.
+func (c *Cache[V]) waitWake(ctx context.Context, wake string) (string, error) {
 	step := min(c.opt.LeaseTTL/4, 250*time.Millisecond)
 	if dl, ok := ctx.Deadline(); ok {
 		step = min(step, time.Until(dl))
@@ -151,7 +161,7 @@ func (c *Cache[V]) waitWake(ctx context.Context, wake string) error {
 		strconv.FormatFloat(step.Seconds(), 'f', 3, 64))
 	err := c.rdb.Process(ctx, cmd)
 	if ctx.Err() != nil {
-		return ctx.Err()
+		return "", ctx.Err()
 	}
 	if err != nil && !errors.Is(err, redis.Nil) {
 		c.ctr.redisErrors.Add(1)
@@ -160,11 +170,12 @@ func (c *Cache[V]) waitWake(ctx context.Context, wake string) error {
 		defer t.Stop()
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return "", ctx.Err()
 		case <-t.C:
 		}
+		return "", nil
 	}
-	return nil
+	return cmd.Val(), nil
 }
 
 // loadAndFill calls the loader, writes the outcome to Redis (releasing

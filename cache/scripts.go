@@ -31,7 +31,7 @@ return {3}
 `)
 
 // fillScript writes a loaded value (or a negative entry), releases the
-// lease and wakes the waiters.
+// lease and wakes the waiters, handing them the entry.
 var fillScript = redis.NewScript(`
 -- KEYS[1] value, KEYS[2] lease, KEYS[3] wake list, KEYS[4] version marker
 -- ARGV[1] entry bytes, ARGV[2] value TTL ms, ARGV[3] lease token,
@@ -61,8 +61,12 @@ end
 if ARGV[3] ~= '' and redis.call('GET', KEYS[2]) == ARGV[3] then
   redis.call('DEL', KEYS[2])
 end
+-- the wake token is the entry itself when it was written (up to 64 KiB),
+-- so a woken waiter needs no further round trip; else '1': read again
+local token = '1'
+if written == 1 and #ARGV[1] <= 65536 then token = ARGV[1] end
 redis.call('DEL', KEYS[3])
-redis.call('RPUSH', KEYS[3], '1')
+redis.call('RPUSH', KEYS[3], token)
 redis.call('PEXPIRE', KEYS[3], ARGV[7])
 return written
 `)
@@ -96,11 +100,11 @@ return m
 // version marker in one step, so a fill whose read started before the
 // delete never lands, and the next load does not wait for the old one.
 var versionedDelScript = redis.NewScript(`
--- KEYS[1] value, KEYS[2] version marker, KEYS[3] lease
+-- KEYS[1] value, KEYS[2] version marker, KEYS[3] lease, KEYS[4] wake list
 -- ARGV[1] marker TTL ms
 -- returns the new marker
 local m = redis.call('INCR', KEYS[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[1])
-redis.call('DEL', KEYS[1], KEYS[3])
+redis.call('DEL', KEYS[1], KEYS[3], KEYS[4])
 return m
 `)
