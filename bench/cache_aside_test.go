@@ -12,6 +12,7 @@ import (
 	"github.com/aside-go/aside/cache"
 	"github.com/redis/go-redis/v9"
 	"github.com/vmihailenco/msgpack/v5"
+	"golang.org/x/sync/singleflight"
 )
 
 // newCacheAside builds an aside cache over rdb with its defaults (JSON codec,
@@ -108,6 +109,30 @@ func BenchmarkCacheStampede_Aside(b *testing.B) { benchAsideStampede(b, false) }
 // BenchmarkCacheStampede_AsideNoLease: the same with DisableLease, i.e.
 // singleflight per process only, like go-redis/cache, go-zero, jetcache.
 func BenchmarkCacheStampede_AsideNoLease(b *testing.B) { benchAsideStampede(b, true) }
+
+// BenchmarkCacheStampede_AsideOuterSF is the default aside cache with the
+// caller's Get wrapped in one more singleflight per process, so a process
+// sends one GET per cold key instead of one per caller: what aside's
+// stampede costs once callers join the singleflight before the Redis
+// read (see README, "Where aside's time goes").
+func BenchmarkCacheStampede_AsideOuterSF(b *testing.B) {
+	pfx := prefix(b)
+	runStampede(b, func(b *testing.B, rdb *redis.Client, load func(context.Context) (cacheVal, error)) stampedeGetter {
+		c := newCacheAside(b, rdb, pfx, cache.Options[cacheVal]{
+			Loader: cache.LoaderFunc[cacheVal](func(ctx context.Context, _ string) (cacheVal, error) {
+				return load(ctx)
+			}),
+		})
+		var sf singleflight.Group
+		return func(ctx context.Context, key string) (cacheVal, error) {
+			v, err, _ := sf.Do(key, func() (any, error) { return c.Get(ctx, key) })
+			if err != nil {
+				return cacheVal{}, err
+			}
+			return v.(cacheVal), nil
+		}
+	})
+}
 
 func benchAsideStampede(b *testing.B, noLease bool) {
 	pfx := prefix(b)
