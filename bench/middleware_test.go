@@ -166,3 +166,32 @@ func BenchmarkMiddlewareHitHTTP_NoMiddleware(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkMiddlewareHit_RedisGET is the floor of a hit: one plain go-redis
+// GET of a value of the body's size (BenchmarkFloor_GET is the 1 KiB case
+// without latency percentiles).
+func BenchmarkMiddlewareHit_RedisGET(b *testing.B) {
+	for _, s := range middlewareSizes {
+		b.Run(s.name, func(b *testing.B) {
+			rdb := client(b)
+			ctx := context.Background()
+			key := prefix(b) + ":body"
+			if err := rdb.Set(ctx, key, bytes.Repeat([]byte("a"), s.size), 0).Err(); err != nil {
+				b.Fatal(err)
+			}
+			lat := make([]time.Duration, 0, b.N)
+			b.ReportAllocs()
+			b.SetBytes(int64(s.size))
+			b.ResetTimer()
+			for b.Loop() {
+				t0 := time.Now()
+				v, err := rdb.Get(ctx, key).Bytes()
+				lat = append(lat, time.Since(t0))
+				if err != nil || len(v) != s.size {
+					b.Fatalf("GET: %d bytes, %v", len(v), err)
+				}
+			}
+			reportRate(b, lat)
+		})
+	}
+}
