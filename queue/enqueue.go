@@ -128,15 +128,17 @@ func (q *Queue) runEnqueue(ctx context.Context, msgArgs []any) ([]string, int, e
 	return ids, dups, nil
 }
 
-// combiner merges concurrent single-message enqueues. Up to maxFlushers
-// goroutines send script calls; each takes every request waiting at that
-// moment. A flusher exits when it finds nothing to do for flusherIdle, so
+// combiner merges concurrent single-message enqueues. A call that finds no
+// script call in flight sends its own; the others wait in reqs, where a
+// flusher goroutine (up to maxFlushers) takes every request waiting at
+// that moment into one script call. A flusher exits when it finds nothing to do for flusherIdle, so
 // an unused Queue holds no goroutine.
 type combiner struct {
 	q *Queue
 
-	mu       sync.Mutex // guards flushers; sending on reqs happens under it too
+	mu       sync.Mutex // guards flushers and sending; sending on reqs happens under it too
 	flushers int
+	sending  int // script calls in flight, direct or by a flusher
 	reqs     chan *enqReq
 }
 
@@ -160,8 +162,18 @@ const (
 )
 
 func (c *combiner) do(ctx context.Context, args []any) (string, error) {
-	r := &enqReq{ctx: ctx, args: args, done: make(chan enqRes, 1)}
 	c.mu.Lock()
+	if c.sending == 0 && len(c.reqs) == 0 {
+		// Nothing in flight: send it from this goroutine, no hand-off.
+		c.sending++
+		c.mu.Unlock()
+		ids, dups, err := c.q.runEnqueue(ctx, args)
+		c.mu.Lock()
+		c.sending--
+		c.mu.Unlock()
+		return oneResult(ids, dups, err)
+	}
+	r := &enqReq{ctx: ctx, args: args, done: make(chan enqRes, 1)}
 	if c.reqs == nil {
 		c.reqs = make(chan *enqReq, combineQueue)
 	}
@@ -253,6 +265,14 @@ func (c *combiner) send(batch []*enqReq) {
 	for _, r := range live {
 		args = append(args, r.args...)
 	}
+	c.mu.Lock()
+	c.sending++
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.sending--
+		c.mu.Unlock()
+	}()
 	// One caller's cancel must not fail the others: run detached, bounded.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(live[0].ctx), opTimeout)
 	defer cancel()
