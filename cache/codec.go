@@ -79,7 +79,9 @@ func (stringCodec) Decode(data []byte) (string, error)          { return string(
 // implements [encoding.BinaryMarshaler] and *V [encoding.BinaryUnmarshaler]
 // (protobuf-style generated code, hand-written encoders). If V also
 // implements [encoding.BinaryAppender], encoding appends without an extra
-// copy. Usage: cache.Binary[MyType]().
+// copy. As [encoding.BinaryUnmarshaler] requires, UnmarshalBinary must
+// copy the data it keeps (here it aliases the Redis reply). Usage:
+// cache.Binary[MyType]().
 func Binary[V encoding.BinaryMarshaler, P interface {
 	*V
 	encoding.BinaryUnmarshaler
