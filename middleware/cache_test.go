@@ -458,3 +458,54 @@ func TestCache_Close_noLeak(t *testing.T) {
 	rdb.Close()
 	goleak.VerifyNone(t, opt)
 }
+
+// TestCache_Handler_oneBackgroundRefresh serves a stale-while-revalidate
+// response from two instances at once: the handler revalidates it once.
+func TestCache_Handler_oneBackgroundRefresh(t *testing.T) {
+	redistest.EachTopology(t, func(t *testing.T, tp *redistest.Topology) {
+		prefix, clk := redistest.Prefix(t), newClock()
+		var calls atomic.Int32
+		refreshing, release := make(chan struct{}), make(chan struct{})
+		var refresher string // host of the instance whose refresh runs
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if calls.Add(1) == 2 {
+				refresher = r.Host
+				close(refreshing)
+				<-release
+			}
+			w.Header().Set("Cache-Control", "max-age=10, stale-while-revalidate=600")
+			fmt.Fprintf(w, "v%d", calls.Load())
+		})
+		var caches [2]*Cache
+		var urls [2]string
+		for i := range caches {
+			caches[i] = newTestCache(t, tp.Client(t), &CacheOptions{Prefix: prefix, Key: func(r *http.Request) string { return r.URL.Path }}, clk)
+			urls[i] = startServer(t, caches[i].Handler(h)).URL + "/bg"
+		}
+		do(t, http.DefaultClient, "GET", urls[0], nil)
+		clk.advance(time.Minute)
+		for _, u := range urls {
+			if resp, got := do(t, http.DefaultClient, "GET", u, nil); got != "v1" || !strings.Contains(resp.Header.Get("Cache-Status"), "hit") {
+				t.Errorf("stale GET: %q %q, want the stale v1 served as a hit", got, resp.Header.Get("Cache-Status"))
+			}
+		}
+		<-refreshing
+		// The other instance's refresh (if it started) meets the lease
+		// while this one runs: let it end before releasing.
+		for i, c := range caches {
+			if !strings.Contains(urls[i], refresher) {
+				c.waitBackground()
+			}
+		}
+		close(release)
+		for _, c := range caches {
+			c.waitBackground()
+		}
+		if n := calls.Load(); n != 2 {
+			t.Errorf("handler calls = %d, want 2 (the fill and one background refresh for both instances)", n)
+		}
+		if _, got := do(t, http.DefaultClient, "GET", urls[1], nil); got != "v2" {
+			t.Errorf("after the refresh: %q, want v2", got)
+		}
+	})
+}

@@ -336,7 +336,7 @@ func (x *exchange) fill(l *lease) *entry {
 		stored = x.save(o.entry, o.tags)
 		return o.entry
 	}
-	if !o.storable && o.rec.status != 0 {
+	if !o.storable && o.rec.status != 0 && x.r.Method == http.MethodGet && !x.rd.noStore && x.r.Header.Get("Authorization") == "" {
 		c.passes.set(x.base+"|"+x.vid, c.now().Add(passMemory).UnixNano())
 	}
 	return nil
