@@ -31,13 +31,16 @@ type Cache[V any] struct {
 	opt     Options[V]
 	codec   Codec[V]
 	cluster bool
-	local   *local[V]   // nil without an L1 tier
-	bloom   *bloomGuard // nil without a bloom guard
-	sem     *semaphore.Weighted
-	sf      singleflight.Group
-	ctr     counters
-	lat     latencies
-	ins     *instruments
+	// deadlines is false for a client without ContextTimeoutEnabled: it
+	// ignores context deadlines, so opCtx does not build them.
+	deadlines bool
+	local     *local[V]   // nil without an L1 tier
+	bloom     *bloomGuard // nil without a bloom guard
+	sem       *semaphore.Weighted
+	sf        singleflight.Group
+	ctr       counters
+	lat       latencies
+	ins       *instruments
 
 	// epoch is bumped by every local invalidation (Set, Delete,
 	// InvalidateLocal, FlushLocal); a load stores into L1 only if no
@@ -65,7 +68,15 @@ func New[V any](rdb redis.UniversalClient, opt *Options[V]) (*Cache[V], error) {
 	}
 	c := &Cache[V]{rdb: rdb, opt: o, codec: o.Codec, refreshing: map[string]struct{}{},
 		sem: semaphore.NewWeighted(int64(o.MaxFailOpenLoads))}
-	_, c.cluster = rdb.(*redis.ClusterClient)
+	switch r := rdb.(type) {
+	case *redis.ClusterClient:
+		c.cluster = true
+		c.deadlines = r.Options().ContextTimeoutEnabled
+	case *redis.Client:
+		c.deadlines = r.Options().ContextTimeoutEnabled
+	default:
+		c.deadlines = true
+	}
 	if o.Local != nil {
 		c.local = newLocal[V](o.Local.Size, o.Local.TTL, o.Jitter)
 	}
@@ -351,7 +362,7 @@ func (c *Cache[V]) track() bool {
 // timer and allocations on the hit path. Cancellation still comes from the
 // caller's context.
 func (c *Cache[V]) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	if c.opt.OpTimeout < 0 {
+	if c.opt.OpTimeout < 0 || !c.deadlines {
 		return ctx, noCancel
 	}
 	dl := time.Now().Add(c.opt.OpTimeout)
