@@ -163,15 +163,19 @@ type Lock struct {
 	token string
 	fence int64
 
-	ctx      context.Context
-	cancel   context.CancelCauseFunc
 	wdCancel context.CancelFunc // stops the watchdog; nil without one
 	wdDone   chan struct{}      // closed when the watchdog has returned
 
-	mu         sync.Mutex // guards the fields below
-	ttl        time.Duration
-	validUntil time.Time   // the lease surely runs at least until then (our clock)
+	mu sync.Mutex // guards the fields below
+	// The lock's context is made on the first call of Context, with the
+	// expiry timer that cancels it; until then parent (the obtaining
+	// call's context, for its values) is kept instead.
+	parent     context.Context
+	ctx        context.Context
+	cancel     context.CancelCauseFunc
 	expiry     *time.Timer // fires at validUntil; see onExpiry
+	ttl        time.Duration
+	validUntil time.Time // the lease surely runs at least until then (our clock)
 	state      leaseState
 	lostErr    error // why, when state is lost
 	relDone    bool  // Release has run its script
@@ -191,13 +195,9 @@ const (
 func margin(ttl time.Duration) time.Duration { return ttl/100 + time.Millisecond }
 
 func (c *Client) newLock(ctx context.Context, t *target, token string, fence int64, ttl time.Duration, sent time.Time, watchdog bool) *Lock {
-	l := &Lock{c: c, t: t, token: token, fence: fence, ttl: ttl}
-	l.ctx, l.cancel = context.WithCancelCause(context.WithoutCancel(ctx))
+	l := &Lock{c: c, t: t, token: token, fence: fence, ttl: ttl, parent: ctx}
 	// The lease began no earlier than the request was sent.
 	l.validUntil = sent.Add(ttl - margin(ttl))
-	l.mu.Lock()
-	l.expiry = time.AfterFunc(time.Until(l.validUntil), l.onExpiry)
-	l.mu.Unlock()
 	if watchdog {
 		wctx, cancel := context.WithCancel(context.Background())
 		l.wdCancel = cancel
@@ -226,7 +226,23 @@ func (l *Lock) Fence() int64 { return l.fence }
 // after Release. It carries the values of the context given to Obtain but
 // not its cancellation. Run the work protected by the lock under it, so
 // that work stops instead of running unprotected.
-func (l *Lock) Context() context.Context { return l.ctx }
+func (l *Lock) Context() context.Context {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.ctx == nil {
+		l.ctx, l.cancel = context.WithCancelCause(context.WithoutCancel(l.parent))
+		l.parent = nil
+		switch l.state {
+		case lost:
+			l.cancel(l.lostErr)
+		case released:
+			l.cancel(ErrNotHeld)
+		default:
+			l.expiry = time.AfterFunc(time.Until(l.validUntil), l.onExpiry)
+		}
+	}
+	return l.ctx
+}
 
 // TTL returns how long the lease still runs according to Redis. It returns
 // an error matching [ErrLost] if Redis no longer holds this token, and
@@ -284,8 +300,10 @@ func (l *Lock) Refresh(ctx context.Context, ttl time.Duration) error {
 // Release ends the hold: it stops the watchdog, cancels [Lock.Context] and
 // deletes the lock in Redis if this token still holds it, waking one
 // waiter. It returns nil if the lock was still held, and an error matching
-// [ErrLost] if it had been lost before (the lease ended or the key was
-// deleted, so someone else may have held it meanwhile). Calling it again
+// [ErrLost] if it had been lost before: the token was no longer in Redis
+// (the lease ended or the key was deleted, so someone else may have held
+// it meanwhile), or [Lock.Context] or the watchdog had already declared
+// it lost. Calling it again
 // returns the first result without touching Redis. If Redis cannot be
 // reached, it returns that error and the lease ends after its TTL; a
 // later Release tries again.
@@ -299,9 +317,13 @@ func (l *Lock) Release(ctx context.Context) error {
 	lostErr := l.lostErr
 	if l.state == held {
 		l.state = released
-		l.cancel(ErrNotHeld)
+		if l.cancel != nil {
+			l.cancel(ErrNotHeld)
+		}
 	}
-	l.expiry.Stop()
+	if l.expiry != nil {
+		l.expiry.Stop()
+	}
 	l.mu.Unlock()
 	if l.wdCancel != nil {
 		l.wdCancel()
@@ -357,8 +379,10 @@ func (l *Lock) loseLocked(cause error) {
 	l.state = lost
 	l.lostErr = cause
 	l.c.stats.lost.Add(1)
-	l.cancel(cause)
-	l.expiry.Stop()
+	if l.cancel != nil {
+		l.cancel(cause)
+		l.expiry.Stop()
+	}
 	if l.wdCancel != nil {
 		l.wdCancel() // the watchdog returns on its own; Release waits for it
 	}
@@ -367,7 +391,9 @@ func (l *Lock) loseLocked(cause error) {
 // extendLocked records a renewal of ttl sent at sent.
 func (l *Lock) extendLocked(sent time.Time, ttl time.Duration) {
 	l.validUntil = sent.Add(ttl - margin(ttl))
-	l.expiry.Reset(time.Until(l.validUntil))
+	if l.expiry != nil {
+		l.expiry.Reset(time.Until(l.validUntil))
+	}
 }
 
 // onExpiry runs when the lease may have ended without a confirmed renewal.

@@ -13,20 +13,20 @@ const wakeTTLms = 10000
 // luaObtain takes the lock and draws its fence in one step.
 var luaObtain = redis.NewScript(`
 -- KEYS[1] lock key: a string holding the holder's token, with the lease as its expiry
--- KEYS[2] fence counter: an integer that never expires
--- KEYS[3] wake list: cleared on success, a wake-up left there is stale once the lock is held
+-- KEYS[2] wake list: cleared on success, a wake-up left there is stale once the lock is held
+-- KEYS[3] fence counter: an integer that never expires
 -- ARGV[1] token, ARGV[2] lease in ms
 -- Returns the new fence (>= 1) when obtained, or when this token already
 -- holds the lock (a retried call); otherwise -1 - the ms left on the
 -- holder's lease (0 when unknown).
 if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  redis.call('del', KEYS[3])
-  return redis.call('incr', KEYS[2])
+  redis.call('del', KEYS[2])
+  return redis.call('incr', KEYS[3])
 end
 if redis.call('get', KEYS[1]) == ARGV[1] then
   redis.call('pexpire', KEYS[1], ARGV[2])
-  local f = redis.call('get', KEYS[2])
-  if not f then f = redis.call('incr', KEYS[2]) end
+  local f = redis.call('get', KEYS[3])
+  if not f then f = redis.call('incr', KEYS[3]) end
   return tonumber(f)
 end
 local pttl = redis.call('pttl', KEYS[1])

@@ -14,40 +14,40 @@ type target struct {
 	sem     bool
 	permits int // semaphores only
 
-	main       string   // lock key, or the semaphore's holders set
-	wake       string   // wake list
+	// keys is [main, wake, fence]: main is the lock key or the
+	// semaphore's holders set, wake the wake list, fence the lock's fence
+	// counter (none for semaphores). The slices below share it.
+	keys       [3]string
 	obtainKeys []string // KEYS of the obtain/acquire script
 	mainKeys   []string // [main]
 	wakeKeys   []string // [main, wake]
 }
 
+func (t *target) main() string { return t.keys[0] }
+func (t *target) wake() string { return t.keys[1] }
+
+// lockTarget builds the keys "{prefix:name}", "{prefix:name}:wake" and
+// "{prefix:name}:fence" (as keys.Base and keys.Sub would) in two
+// allocations: the base is a prefix of the fence key.
 func (c *Client) lockTarget(name string) *target {
-	base := keys.Base(c.prefix, name)
-	wake := keys.Sub(base, "wake")
-	return &target{
-		name:       name,
-		main:       base,
-		wake:       wake,
-		obtainKeys: []string{base, keys.Sub(base, "fence"), wake},
-		mainKeys:   []string{base},
-		wakeKeys:   []string{base, wake},
-	}
+	fence := "{" + c.prefix + ":" + name + "}:fence"
+	base := fence[:len(fence)-len(":fence")]
+	t := &target{name: name}
+	t.keys = [3]string{base, base + ":wake", fence}
+	t.obtainKeys = t.keys[:3]
+	t.mainKeys = t.keys[:1]
+	t.wakeKeys = t.keys[:2]
+	return t
 }
 
 func (c *Client) semTarget(name string, permits int) *target {
-	base := keys.Base(c.prefix, name)
-	set := keys.Sub(base, "sem")
-	wake := keys.Sub(set, "wake")
-	return &target{
-		name:       name,
-		sem:        true,
-		permits:    permits,
-		main:       set,
-		wake:       wake,
-		obtainKeys: []string{set, wake},
-		mainKeys:   []string{set},
-		wakeKeys:   []string{set, wake},
-	}
+	set := keys.Sub(keys.Base(c.prefix, name), "sem")
+	t := &target{name: name, sem: true, permits: permits}
+	t.keys = [3]string{set, keys.Sub(set, "wake")}
+	t.obtainKeys = t.keys[:2]
+	t.mainKeys = t.keys[:1]
+	t.wakeKeys = t.keys[:2]
+	return t
 }
 
 func ms(d time.Duration) int64 {

@@ -49,10 +49,10 @@ func (c *Client) join(t *target) *waiter {
 	w := &waiter{ch: make(chan struct{}, 1)}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	q := c.queues[t.wake]
+	q := c.queues[t.wake()]
 	if q == nil {
 		q = &waitQueue{t: t}
-		c.queues[t.wake] = q
+		c.queues[t.wake()] = q
 	}
 	q.waiters = append(q.waiters, w)
 	c.ensureWatchLocked(q)
@@ -64,7 +64,7 @@ func (c *Client) join(t *target) *waiter {
 func (c *Client) watched(t *target) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	q := c.queues[t.wake]
+	q := c.queues[t.wake()]
 	return q != nil && c.ensureWatchLocked(q)
 }
 
@@ -85,7 +85,7 @@ func (c *Client) ensureWatchLocked(q *waitQueue) bool {
 // holds an unused wake-up passes it on, so no other waiter is stranded.
 func (c *Client) leave(t *target, w *waiter, obtained bool) {
 	c.mu.Lock()
-	q := c.queues[t.wake]
+	q := c.queues[t.wake()]
 	pending := false
 	select {
 	case <-w.ch:
@@ -107,7 +107,7 @@ func (c *Client) leave(t *target, w *waiter, obtained bool) {
 			handedOver = q.signal()
 		}
 		if len(q.waiters) == 0 && !q.watching {
-			delete(c.queues, t.wake)
+			delete(c.queues, t.wake())
 		}
 	}
 	// Back to Redis if no local caller took it: for a lock only if this
@@ -150,14 +150,14 @@ func (c *Client) watch(q *waitQueue) {
 			q.watching = false
 			c.watchers--
 			if len(q.waiters) == 0 {
-				delete(c.queues, q.t.wake)
+				delete(c.queues, q.t.wake())
 			}
 			c.mu.Unlock()
 			return
 		}
 		c.mu.Unlock()
 
-		err := c.rdb.BLPop(c.bg, blockTimeout, q.t.wake).Err()
+		err := c.rdb.BLPop(c.bg, blockTimeout, q.t.wake()).Err()
 		switch {
 		case errors.Is(err, redis.Nil): // timed out: block again
 			continue

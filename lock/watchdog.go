@@ -30,6 +30,12 @@ func (l *Lock) watchdog(ctx context.Context) {
 		if state != held {
 			return
 		}
+		if !time.Now().Before(until) {
+			// No renewal got through in time (the expiry timer does the
+			// same when Context was asked for).
+			l.lose(errUnconfirmed)
+			return
+		}
 		// A renewal answered after the lease ended would prove nothing.
 		rctx, cancel := context.WithDeadline(ctx, until)
 		sent := time.Now()
