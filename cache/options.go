@@ -46,8 +46,11 @@ type Options[V any] struct {
 
 	// SoftTTL is the logical expiry: past it a value is stale. Get serves a
 	// stale value at once and refreshes it in the background, one refresh
-	// in the whole fleet (stale-while-revalidate). It must not exceed TTL.
-	// If zero, there is no logical expiry and values live until TTL.
+	// in the whole fleet (stale-while-revalidate). The refresh calls the
+	// reader's loader (Loader, or the one given to GetWith); stale values
+	// met by GetMany are refreshed through Loader, if set. It must not
+	// exceed TTL. If zero, there is no logical expiry and values live
+	// until TTL.
 	SoftTTL time.Duration
 
 	// RefreshAhead starts a background refresh when a fresh value has less
