@@ -130,8 +130,12 @@ func TestCache_Local_KeptRightOnSetAndDelete(t *testing.T) {
 // goroutine of the cache is left, including background refreshes.
 // Not parallel: goleak compares against the goroutines at its start.
 func TestCache_Close_NoLeaks(t *testing.T) {
-	ignore := goleak.IgnoreCurrent()
 	ctx := context.Background()
+	// Start the shared server (if no test has yet) before the snapshot.
+	if err := redistest.Standalone.Client(t).Ping(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	ignore := goleak.IgnoreCurrent()
 	rdb := redistest.Standalone.NewClient(t)
 	var calls atomic.Int64
 	loadingB := make(chan struct{})
