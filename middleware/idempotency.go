@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -59,9 +60,10 @@ type IdempotencyOptions struct {
 	// larger requests get 413. If zero, 1 MiB.
 	MaxBodySize int64
 
-	// MaxResponseSize is the largest response kept for replay. A larger
-	// one reaches the client but is not kept, and the key is released so a
-	// retry runs the handler again. If zero, 1 MiB.
+	// MaxResponseSize is the largest response body kept for replay. A
+	// larger one reaches the client whole, but a retry gets only its status
+	// and header fields, with a problem+json body saying the body was not
+	// kept; the handler does not run again. If zero, 1 MiB.
 	MaxResponseSize int64
 
 	// StoreServerErrors keeps 5xx responses for replay too. If false, a 5xx
@@ -295,6 +297,16 @@ func (m *Idempotency) run(w http.ResponseWriter, r *http.Request, next http.Hand
 			h := rw.header.Clone()
 			stripForStorage(h, true)
 			e := &entry{status: rw.status, header: h, body: rw.body, reqTime: respTime, respTime: respTime}
+			if !rw.bodyComplete() {
+				// The operation ran, so the key must not run it again, but
+				// the body cannot be replayed: keep status and fields, and
+				// say so in the body.
+				h.Del("Content-Encoding")
+				h.Set("Content-Type", "application/problem+json")
+				e.body, _ = json.Marshal(problemDetails{Type: m.opt.ProblemType, Status: rw.status,
+					Title:  "Response not kept for replay",
+					Detail: "The request with this Idempotency-Key was completed, but its response body was too large or incomplete to be kept."})
+			}
 			if completeScript.Run(ctx, m.rdb, []string{rec}, token, e.encode(), m.opt.TTL.Milliseconds()).Err() == nil {
 				return
 			}
@@ -303,7 +315,9 @@ func (m *Idempotency) run(w http.ResponseWriter, r *http.Request, next http.Hand
 	}()
 	next.ServeHTTP(rw, r)
 	rw.finish()
-	keep = rw.complete() && (rw.status < 500 || m.opt.StoreServerErrors)
+	// Once the handler returned, its side effects happened: the key is
+	// completed even if the client is gone or the body could not be kept.
+	keep = !rw.hijacked && (rw.status < 500 || m.opt.StoreServerErrors)
 }
 
 // parseIdempotencyKey reads the field as a structured-field string

@@ -175,6 +175,27 @@ func TestIdempotency_Handler(t *testing.T) {
 				t.Errorf("then: %q after %d calls, want the replay", got, calls.Load())
 			}
 		})
+		t.Run("oversized response: completed, not run again", func(t *testing.T) {
+			t.Parallel()
+			m := newIdem(t, rdb, IdempotencyOptions{MaxResponseSize: 8})
+			var calls atomic.Int32
+			srv := startServer(t, m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				calls.Add(1)
+				w.Header().Set("Location", "/big/1")
+				w.WriteHeader(http.StatusCreated)
+				io.WriteString(w, strings.Repeat("x", 100))
+			})))
+			if _, got := post(t, srv.URL+"/big", "k-6", "b"); len(got) != 100 {
+				t.Errorf("first: %d bytes, want the whole 100", len(got))
+			}
+			resp, got := post(t, srv.URL+"/big", "k-6", "b")
+			if resp.StatusCode != 201 || resp.Header.Get("Location") != "/big/1" || calls.Load() != 1 {
+				t.Errorf("retry: %d, Location %q, %d calls; want the stored 201 and one call", resp.StatusCode, resp.Header.Get("Location"), calls.Load())
+			}
+			if p := problemOf(t, resp, got); p.Title != "Response not kept for replay" {
+				t.Errorf("retry body: %q", got)
+			}
+		})
 		t.Run("other methods pass through", func(t *testing.T) {
 			t.Parallel()
 			m := newIdem(t, rdb, IdempotencyOptions{Required: true})

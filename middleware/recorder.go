@@ -204,7 +204,13 @@ func (r *recorder) hasTrailers() bool {
 // meant to send: nothing overflowed, no client write failed, the declared
 // Content-Length (if any) was met, no trailers or hijack.
 func (r *recorder) complete() bool {
-	if r.overflow || r.clientErr || r.hijacked || !r.buffering || r.hasTrailers() {
+	return !r.clientErr && !r.hasTrailers() && r.bodyComplete()
+}
+
+// bodyComplete reports whether the recorder holds the whole body the
+// handler wrote, whether or not the client received it.
+func (r *recorder) bodyComplete() bool {
+	if r.overflow || r.hijacked || !r.buffering {
 		return false
 	}
 	if cl := r.header.Get("Content-Length"); cl != "" {
