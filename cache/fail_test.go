@@ -105,3 +105,36 @@ func TestCache_Get_RedisKilledPolicyHolds(t *testing.T) {
 		})
 	}
 }
+
+// TestCache_Get_RedisPausedOpTimeout: a Redis that stops answering
+// (SIGSTOP) is cut off by the per-operation timeout, and the policy holds.
+func TestCache_Get_RedisPausedOpTimeout(t *testing.T) {
+	for _, policy := range []FailPolicy{FailOpen, FailClosed} {
+		t.Run(policy.String(), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			s := redistest.StartServer(t, redistest.Config{})
+			c := newTestCache(t, s.Client(t), &Options[user]{Loader: newCountingLoader(0, "k"), FailPolicy: policy,
+				OpTimeout: 100 * time.Millisecond})
+			if err := c.Set(ctx, "warm", user{}); err != nil { // dial before the pause
+				t.Fatal(err)
+			}
+			s.Pause()
+			defer s.Resume()
+			u, err := c.Get(ctx, "k")
+			switch policy {
+			case FailOpen:
+				if err != nil || u.ID != "k" {
+					t.Errorf("Get = %+v, %v; want the loaded value", u, err)
+				}
+			case FailClosed:
+				if !errors.Is(err, ErrUnavailable) {
+					t.Errorf("Get err = %v, want ErrUnavailable", err)
+				}
+			}
+			if n := c.Stats().RedisErrors; n == 0 {
+				t.Errorf("RedisErrors = 0, want the timeouts counted")
+			}
+		})
+	}
+}
