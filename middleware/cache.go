@@ -3,7 +3,6 @@ package middleware
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -39,9 +38,6 @@ type Cache struct {
 	refreshing map[string]bool
 	wg         sync.WaitGroup
 }
-
-// ErrClosed is returned by [Cache] methods called after [Cache.Close].
-var ErrClosed = errors.New("middleware: cache closed")
 
 // NewCache returns a response cache that keeps its entries in rdb. It
 // never closes rdb. For the per-operation timeout to cut a slow Redis,

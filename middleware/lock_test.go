@@ -1,6 +1,7 @@
 package middleware
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -105,6 +106,42 @@ func TestLock(t *testing.T) {
 				t.Errorf("after release: %d, want 200", resp.StatusCode)
 			}
 		})
+	})
+}
+
+// TestLock_lost deletes the lock's key while the handler runs, as an
+// expired lease would: the handler's context is canceled with lock.ErrLost.
+func TestLock_lost(t *testing.T) {
+	redistest.EachTopology(t, func(t *testing.T, tp *redistest.Topology) {
+		prefix := redistest.Prefix(t)
+		mw, err := Lock(newLocker(t, tp, prefix), LockOptions{TTL: 300 * time.Millisecond, Key: func(r *http.Request) (string, bool) { return "job", true }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		entered := make(chan struct{})
+		cause := make(chan error, 1)
+		srv := startServer(t, mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			close(entered)
+			select {
+			case <-r.Context().Done():
+				cause <- context.Cause(r.Context())
+			case <-time.After(20 * time.Second):
+				cause <- nil
+			}
+		})))
+		go func() {
+			resp, err := http.Get(srv.URL)
+			if err == nil {
+				resp.Body.Close()
+			}
+		}()
+		<-entered
+		if err := tp.Client(t).Del(context.Background(), "{"+prefix+":job}").Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-cause; !errors.Is(err, lock.ErrLost) {
+			t.Errorf("handler context cause = %v, want lock.ErrLost", err)
+		}
 	})
 }
 
