@@ -170,7 +170,7 @@ func (c *Cache[V]) served(key, raw string, e envelope, v V, l Loader[V]) (V, err
 	if e.neg {
 		c.ctr.negativeHits.Add(1)
 		if c.local != nil {
-			c.local.set(key, v, true, 0)
+			c.local.set(key, v, true, c.opt.NegativeTTL)
 		}
 		return v, ErrNotFound
 	}
@@ -188,7 +188,7 @@ func (c *Cache[V]) served(key, raw string, e envelope, v V, l Loader[V]) (V, err
 			c.local.set(key, v, false, left)
 		}
 	} else if c.local != nil {
-		c.local.set(key, v, false, 0)
+		c.local.set(key, v, false, c.opt.TTL)
 	}
 	c.ctr.redisHits.Add(1)
 	return v, nil
@@ -242,7 +242,7 @@ func (c *Cache[V]) Set(ctx context.Context, key string, v V, opts ...SetOption) 
 		return fmt.Errorf("cache: set %q: %w", key, err)
 	}
 	if c.local != nil {
-		c.local.set(key, v, false, soft)
+		c.local.set(key, v, false, c.localCap(false, soft, so.ttl))
 	}
 	return nil
 }
@@ -381,6 +381,19 @@ type opContext struct {
 }
 
 func (o *opContext) Deadline() (time.Time, bool) { return o.deadline, true }
+
+// localCap is the most an L1 entry may live: not past the entry's soft
+// expiry, nor its Redis TTL (the L1 TTL caps it further); negative (do not
+// store) for a not-found answer when negative caching is off.
+func (c *Cache[V]) localCap(neg bool, soft, ttl time.Duration) time.Duration {
+	if neg {
+		return c.opt.NegativeTTL
+	}
+	if soft > 0 {
+		return soft
+	}
+	return ttl
+}
 
 // envelopeFor returns the header of a new entry.
 func (c *Cache[V]) envelopeFor(neg bool, soft time.Duration) envelope {

@@ -223,7 +223,7 @@ func (c *Cache[V]) loadBatch(ctx context.Context, keyList []string, misses []int
 		v, ok := found[k]
 		r := &loadResult[V]{v: v, neg: !ok}
 		if c.local != nil && c.epoch.Load() == epoch && (ok || c.opt.NegativeTTL > 0) {
-			c.local.set(k, v, !ok, c.opt.SoftTTL)
+			c.local.set(k, v, !ok, c.localCap(!ok, c.opt.SoftTTL, c.opt.TTL))
 		}
 		if !ok && c.opt.NegativeTTL < 0 {
 			continue

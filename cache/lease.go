@@ -102,7 +102,7 @@ func (c *Cache[V]) loadShared(ctx context.Context, key string, l Loader[V], bad 
 			}
 			r, err := c.loadDirect(ctx, key, l)
 			if err == nil && c.local != nil && r.panic == nil && c.epoch.Load() == epoch {
-				c.local.set(key, r.v, r.neg, 0)
+				c.local.set(key, r.v, r.neg, c.localCap(r.neg, c.opt.SoftTTL, c.opt.TTL))
 			}
 			return r, err
 		}
@@ -116,7 +116,7 @@ func (c *Cache[V]) loadShared(ctx context.Context, key string, l Loader[V], bad 
 				continue
 			}
 			if c.local != nil && c.epoch.Load() == epoch {
-				c.local.set(key, v, e.neg, c.opt.SoftTTL)
+				c.local.set(key, v, e.neg, c.localCap(e.neg, c.opt.SoftTTL, c.opt.TTL))
 			}
 			return &loadResult[V]{v: v, neg: e.neg}, nil
 		case 2:
@@ -134,7 +134,7 @@ func (c *Cache[V]) loadShared(ctx context.Context, key string, l Loader[V], bad 
 			if len(tok) > 1 { // the holder handed over the entry it wrote
 				if e, v, derr := decodeEntry(c.codec, tok); derr == nil {
 					if c.local != nil && c.epoch.Load() == epoch {
-						c.local.set(key, v, e.neg, c.opt.SoftTTL)
+						c.local.set(key, v, e.neg, c.localCap(e.neg, c.opt.SoftTTL, c.opt.TTL))
 					}
 					return &loadResult[V]{v: v, neg: e.neg}, nil
 				}
@@ -210,7 +210,7 @@ func (c *Cache[V]) loadAndFill(ctx context.Context, key string, l Loader[V], epo
 		c.ctr.redisErrors.Add(1)
 	}
 	if c.local != nil && c.epoch.Load() == epoch && (!neg || c.opt.NegativeTTL > 0) {
-		c.local.set(key, r.v, neg, c.opt.SoftTTL)
+		c.local.set(key, r.v, neg, c.localCap(neg, c.opt.SoftTTL, c.opt.TTL))
 	}
 	return r, nil
 }

@@ -84,9 +84,13 @@ func (l *local[V]) get(key string) (*localEntry[V], bool) {
 }
 
 // set stores key with a jittered TTL, evicting by CLOCK when full. ttl
-// caps the entry's life (for values whose Redis life is shorter).
+// caps the entry's life (for values whose Redis life is shorter): zero
+// means the tier's TTL, negative means do not store.
 func (l *local[V]) set(key string, v V, neg bool, ttl time.Duration) {
-	if ttl <= 0 || ttl > l.ttl {
+	if ttl < 0 {
+		return
+	}
+	if ttl == 0 || ttl > l.ttl {
 		ttl = l.ttl
 	}
 	now := monoNow()
