@@ -98,6 +98,12 @@ func (c *Cache[V]) Prefix() string { return c.opt.Prefix }
 // Key returns the Redis key that holds the value of user key k.
 func (c *Cache[V]) Key(k string) string { return keys.Base(c.opt.Prefix, k) }
 
+// VersionedFills reports whether the cache was built with
+// [Options.VersionedFills], so that a caller relying on fills being voided
+// by Delete (the consistency package's strong mode) can refuse a cache
+// without them.
+func (c *Cache[V]) VersionedFills() bool { return c.opt.VersionedFills }
+
 // Get returns the value of key: from the L1 tier, from Redis, or from
 // [Options.Loader] (stored for later reads). It returns [ErrNotFound] for a
 // missing key. ctx bounds this caller's wait only; the load itself runs

@@ -111,3 +111,18 @@ func TestCache_Set_VersionedBeatsInFlightFill(t *testing.T) {
 		}
 	})
 }
+
+func TestCache_VersionedFills_ReportsOption(t *testing.T) {
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}) // New does no I/O
+	defer rdb.Close()
+	for _, on := range []bool{false, true} {
+		c, err := New[string](rdb, &Options[string]{Prefix: "p", VersionedFills: on})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.VersionedFills(); got != on {
+			t.Errorf("VersionedFills() = %v with Options.VersionedFills = %v", got, on)
+		}
+		c.Close()
+	}
+}
