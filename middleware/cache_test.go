@@ -123,6 +123,11 @@ func TestCache_Handler_redisDown(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Errorf("POST with Redis down: %d, want the handler's 200", resp.StatusCode)
 	}
+	before := calls.Load()
+	resp, _ = do(t, srv.Client(), "GET", srv.URL+"/d", hdr("Cache-Control", "only-if-cached"))
+	if resp.StatusCode != http.StatusGatewayTimeout || calls.Load() != before {
+		t.Errorf("only-if-cached with Redis down: %d, want 504 without calling the handler", resp.StatusCode)
+	}
 }
 
 // TestCache_Handler_redisSlow pauses a private Redis: each request waits at

@@ -56,14 +56,14 @@ func (x *exchange) setVary(vary string) {
 func (c *Cache) serveCacheable(w http.ResponseWriter, r *http.Request, next http.Handler) {
 	x := &exchange{c: c, w: w, r: r, next: next, now: c.now(), rd: parseRequest(r.Header)}
 	if !c.redisUp(x.now) {
-		x.plain("fwd=miss; detail=redis-unavailable")
+		x.unavailable()
 		return
 	}
 	x.base = c.st.urlKey(c.keyOf(r))
 	e, res, err := x.load()
 	if err != nil {
 		c.failed(r, err)
-		x.plain("fwd=miss; detail=redis-unavailable")
+		x.unavailable()
 		return
 	}
 	x.gen = res.gen
@@ -75,11 +75,26 @@ func (c *Cache) serveCacheable(w http.ResponseWriter, r *http.Request, next http
 		return
 	}
 	if x.rd.onlyIfCached {
-		x.w.Header().Add("Cache-Status", c.status("detail=only-if-cached"))
-		http.Error(x.w, "not in cache (only-if-cached)", http.StatusGatewayTimeout)
+		x.notCached()
 		return
 	}
 	x.forward()
+}
+
+// unavailable serves a request while Redis cannot be used: straight from
+// the handler, or 504 for only-if-cached.
+func (x *exchange) unavailable() {
+	if x.rd.onlyIfCached {
+		x.notCached()
+		return
+	}
+	x.plain("fwd=miss; detail=redis-unavailable")
+}
+
+// notCached answers only-if-cached when nothing usable is stored.
+func (x *exchange) notCached() {
+	x.w.Header().Add("Cache-Status", x.c.status("detail=only-if-cached"))
+	http.Error(x.w, "not in cache (only-if-cached)", http.StatusGatewayTimeout)
 }
 
 // load reads the variant this request selects: one HMGET when the Vary
