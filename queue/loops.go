@@ -10,7 +10,7 @@ const maxAcks = 500
 
 // ackLinger is how long a finished delivery's ack waits for a fetch to
 // carry it before the acker sends it on its own.
-const ackLinger = time.Millisecond
+const ackLinger = 5 * time.Millisecond
 
 // takeAcks removes and returns up to maxAcks pending acks.
 func (w *Worker) takeAcks() []*Message {
