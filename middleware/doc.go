@@ -20,7 +20,7 @@
 // If-Modified-Since with 304 from the cache, revalidates stale responses
 // with the handler (refreshing the stored header fields on a 304), serves
 // stale responses under stale-while-revalidate (one background refresh)
-// and stale-if-error (on a 5xx or a panic), answers HEAD from a stored GET,
+// and stale-if-error (on a 500, 502, 503, 504 or a panic), answers HEAD from a stored GET,
 // purges a URL when an unsafe method on it succeeds, and says what it did
 // in a Cache-Status field (RFC 9211).
 //

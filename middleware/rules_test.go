@@ -309,6 +309,21 @@ var rules = []rule{
 		},
 	},
 	{
+		name: "stale-if-error: 501 is not an error it covers",
+		respond: func(w http.ResponseWriter, r *http.Request, call int32) {
+			w.Header().Set("Cache-Control", "max-age=10, stale-if-error=60")
+			if call > 1 {
+				w.WriteHeader(http.StatusNotImplemented)
+				return
+			}
+			fmt.Fprintf(w, "v%d", call)
+		},
+		steps: []step{
+			{wantCalls: 1},
+			{advance: 20 * time.Second, wantStatus: 501, wantCalls: 2},
+		},
+	},
+	{
 		name: "stale-if-error: a panic replaced by the stale response",
 		respond: func(w http.ResponseWriter, r *http.Request, call int32) {
 			w.Header().Set("Cache-Control", "max-age=10, stale-if-error=60")

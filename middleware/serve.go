@@ -202,6 +202,16 @@ func (x *exchange) serve(e *entry, age time.Duration, params string) {
 	}
 }
 
+// staleErrorStatus lists the statuses stale-if-error replaces (RFC 5861
+// section 4).
+func staleErrorStatus(status int) bool {
+	switch status {
+	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
+}
+
 func bodyAllowed(status int) bool {
 	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
 }
@@ -399,7 +409,7 @@ func (x *exchange) run() (o outcome) {
 			o.revalidated = true
 			return modeHold, false
 		}
-		if sieOK && status >= 500 {
+		if sieOK && staleErrorStatus(status) {
 			o.failed = true
 			return modeHold, false
 		}
