@@ -30,7 +30,8 @@ type Cache interface {
 }
 
 // versioned is implemented by caches that can say whether their fills are
-// versioned (cache.Options.VersionedFills).
+// versioned (*cache.Cache[V] does: cache.Options.VersionedFills). A Cache
+// without the method is trusted in Strong mode.
 type versioned interface{ VersionedFills() bool }
 
 var (

@@ -2,6 +2,7 @@ package consistency_test
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -151,5 +152,20 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// *cache.Cache[V] is a consistency.Cache for every V.
+var _ consistency.Cache = (*cache.Cache[string])(nil)
+
+func TestNew_StrongRefusesUnversionedCache(t *testing.T) {
+	rdb := redistest.Standalone.Client(t)
+	c, err := cache.New(rdb, &cache.Options[int64]{Prefix: redistest.Prefix(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := consistency.New(rdb, c, &consistency.Options{Mode: consistency.Strong}); !errors.Is(err, consistency.ErrNotVersioned) {
+		t.Errorf("New(Strong) on a cache without VersionedFills = %v, want ErrNotVersioned", err)
 	}
 }
