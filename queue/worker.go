@@ -266,8 +266,9 @@ func (w *Worker) handle(m *Message) {
 
 	w.mu.Lock()
 	delete(w.running, m.Token)
+	abandoned := w.abandoned.Load() // read under mu: see abandon
 	w.mu.Unlock()
-	if w.abandoned.Load() {
+	if abandoned {
 		return // Shutdown released the delivery already
 	}
 	if err == nil {
@@ -385,14 +386,16 @@ func (w *Worker) shutdown(ctx context.Context) error {
 // abandon cancels running handlers and returns their deliveries to the
 // ready list.
 func (w *Worker) abandon() {
-	w.abandoned.Store(true)
-	w.hcancel()
+	// Under mu, every delivery is either still running (released below) or
+	// was finished before the flag was set (its handler settles it).
 	w.mu.Lock()
+	w.abandoned.Store(true)
 	ms := make([]*Message, 0, len(w.running))
 	for _, e := range w.running {
 		ms = append(ms, e.m)
 	}
 	w.mu.Unlock()
+	w.hcancel()
 	cause := errors.New("queue: worker shut down before the handler finished")
 	for _, m := range ms {
 		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
