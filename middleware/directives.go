@@ -353,7 +353,8 @@ func notModified(req http.Header, h http.Header) bool {
 // hopByHop are fields never stored nor replayed (RFC 9111 section 3.1).
 var hopByHop = []string{
 	"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate",
-	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
+	"Proxy-Authentication-Info", "Proxy-Authorization", "Te", "Trailer",
+	"Transfer-Encoding", "Upgrade",
 }
 
 // stripForStorage removes the fields a cache must not store or that it

@@ -462,10 +462,10 @@ func (x *exchange) run() (o outcome) {
 func (x *exchange) refreshed(o outcome) *entry {
 	e := *x.stale
 	e.header = x.stale.header.Clone()
-	for k, v := range o.rec.header {
-		if k == "Content-Length" || k == "Cache-Status" || slices.Contains(hopByHop, k) {
-			continue
-		}
+	upd := o.rec.header.Clone()
+	stripForStorage(upd, true) // hop-by-hop, Connection-listed, Content-Length
+	upd.Del("Cache-Status")
+	for k, v := range upd {
 		e.header[k] = v
 	}
 	e.reqTime, e.respTime = o.reqTime, o.respTime
