@@ -284,3 +284,38 @@ func TestWorker_RedisKilled_AcknowledgedEnqueuesSurvive(t *testing.T) {
 	t.Logf("%d of %d enqueues succeeded across the Redis kill; all %d handled, including the 50 in flight at the kill",
 		len(ok), attempts, rec.len())
 }
+
+// TestWorker_RedisPaused_WorkerRecovers freezes Redis (SIGSTOP) under a
+// running worker, then thaws it: the worker reports the errors, keeps
+// going, and handles every message enqueued before and after.
+func TestWorker_RedisPaused_WorkerRecovers(t *testing.T) {
+	t.Parallel()
+	s := redistest.StartServer(t, redistest.Config{})
+	rdb := s.Client(t)
+	q := newQueue(t, rdb, nil)
+	rec := newRecorder()
+	opt := fastWorker(4)
+	opt.VisibilityTimeout = 5 * time.Second
+	w := consume(t, q, func(ctx context.Context, m *queue.Message) error {
+		rec.add(string(m.Payload))
+		return nil
+	}, opt)
+	ctx := t.Context()
+	if _, err := q.Enqueue(ctx, []byte("before")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "first message", func() bool { return rec.count("before") == 1 })
+
+	s.Pause()
+	// While Redis is frozen the worker's calls time out (the harness
+	// client's ReadTimeout); wait until it has seen at least one error.
+	waitFor(t, "the worker to notice the outage", func() bool { return w.Stats().Errors > 0 })
+	s.Resume()
+
+	if _, err := q.Enqueue(ctx, []byte("after")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "message after the outage", func() bool { return rec.count("after") == 1 })
+	waitFor(t, "queue drained", func() bool { return counts(t, q) == queue.Counts{} })
+	t.Logf("worker stats after the outage: %+v", w.Stats())
+}
