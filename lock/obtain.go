@@ -1,0 +1,153 @@
+package lock
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Obtain obtains the lock named key for ttl, waiting while another holder
+// has it, until it is released or its lease ends or ctx ends. Waiters are
+// woken by the holder's release, not by polling (see the package
+// documentation). If ctx ends first, Obtain returns [ErrNotObtained]
+// joined with ctx.Err(). A Redis error is retried with backoff until ctx
+// ends, except an error reply such as WRONGTYPE, which is returned.
+//
+// The lease is not renewed unless [WithWatchdog](true) is given; either
+// way, [Lock.Context] is canceled when the lease ends or is lost. Locks
+// are not reentrant: a holder that obtains its own lock again waits for
+// itself until its lease ends.
+func (c *Client) Obtain(ctx context.Context, key string, ttl time.Duration, opts ...Option) (*Lock, error) {
+	return c.obtain(ctx, c.lockTarget(key), ttl, true, applyOptions(false, opts))
+}
+
+// TryObtain makes one attempt to obtain the lock named key for ttl and
+// returns [ErrNotObtained] at once if it is held by someone else.
+func (c *Client) TryObtain(ctx context.Context, key string, ttl time.Duration, opts ...Option) (*Lock, error) {
+	return c.obtain(ctx, c.lockTarget(key), ttl, false, applyOptions(false, opts))
+}
+
+func (c *Client) obtain(ctx context.Context, t *target, ttl time.Duration, wait bool, o callOptions) (_ *Lock, err error) {
+	if err := checkTTL(ttl); err != nil {
+		return nil, err
+	}
+	// One token for every attempt: the obtain script treats a token that
+	// already holds the lock as obtained, so a retried call is safe.
+	token := rand.Text()
+	var (
+		w         *waiter
+		obtained  bool
+		timer     *time.Timer
+		lastErr   error
+		backoff   = 10 * time.Millisecond
+		polls     int  // attempts while no watcher could be started
+		uncertain bool // the last attempt failed without an answer
+	)
+	defer func() {
+		if errors.Is(err, ErrNotObtained) {
+			c.stats.notObtained.Add(1)
+		}
+		if !obtained && uncertain {
+			// The last attempt may have taken the lock although its reply
+			// was lost: that hold must not linger until its TTL.
+			c.abandon(t, token)
+		}
+		if w != nil {
+			c.leave(t, w, obtained)
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, errors.Join(ErrNotObtained, lastErr, err)
+		}
+		sent := time.Now()
+		fence, left, ok, err := c.try(ctx, t, token, ttl)
+		if ok {
+			obtained = true
+			c.stats.obtained.Add(1)
+			return c.newLock(ctx, t, token, fence, ttl, sent, o.watchdog), nil
+		}
+		uncertain = err != nil && !permanent(err)
+		var delay time.Duration
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return nil, errors.Join(ErrNotObtained, ctx.Err())
+		case err != nil && (!wait || permanent(err)):
+			return nil, fmt.Errorf("lock: obtain %q: %w", t.name, err)
+		case err != nil:
+			lastErr = err
+			delay = jitter(backoff)
+			backoff = min(2*backoff, time.Second)
+		case !wait:
+			return nil, ErrNotObtained
+		default:
+			lastErr = nil
+			backoff = 10 * time.Millisecond
+			delay = fallbackDelay(left)
+		}
+		polled := false
+		if w == nil {
+			w = c.join(t)
+		}
+		if err == nil && !c.watched(t) {
+			delay = pollDelay(polls, left)
+			polls++
+			polled = true
+		}
+		if timer == nil {
+			timer = time.NewTimer(delay)
+		} else {
+			timer.Reset(delay)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, errors.Join(ErrNotObtained, lastErr, ctx.Err())
+		case <-w.ch:
+			c.stats.woken.Add(1)
+		case <-timer.C:
+			switch {
+			case polled:
+				c.stats.polls.Add(1)
+			case lastErr == nil:
+				c.stats.fallbacks.Add(1)
+			}
+		}
+	}
+}
+
+// abandon deletes, in the background, a hold that an unanswered attempt
+// may have taken with token.
+func (c *Client) abandon(t *target, token string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, _ = c.release(ctx, t, token)
+	}()
+}
+
+// permanent reports whether err is an error reply that retrying cannot
+// cure (a wrong key type, a bad script), as opposed to a network error or
+// a transient reply such as LOADING, READONLY or TRYAGAIN.
+func permanent(err error) bool {
+	var re redis.Error
+	if !errors.As(err, &re) {
+		return false
+	}
+	msg := re.Error()
+	return strings.HasPrefix(msg, "ERR ") || strings.HasPrefix(msg, "WRONGTYPE") || strings.HasPrefix(msg, "NOPERM")
+}
