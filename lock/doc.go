@@ -57,6 +57,13 @@
 // pool for them on top of the normal load; [Options.MaxBlocking] caps
 // them, and waiters beyond the cap retry with a jittered backoff instead.
 //
+// # Metrics
+//
+// [Client.Stats] counts obtains, losses and how waiters were woken; the
+// same counts are OpenTelemetry counters (aside.lock.*, see
+// [Options.MeterProvider]). Retries with reason "fallback" are waiters
+// that no release woke: a crashed holder, or a missed wake-up.
+//
 // # Keys and topologies
 //
 // The lock "name" uses "{prefix:name}" (the holder's token, with the lease
