@@ -217,12 +217,25 @@ func (w *Worker) fetchLoop() {
 	}
 }
 
+// redisTimerSlack is how late Redis may end a blocking command's timeout
+// (one event-loop sleep at the default hz of 10).
+const redisTimerSlack = 100 * time.Millisecond
+
 // waitForWork blocks on the wake list until an enqueue signals, a delayed
 // message or deadline is due (next), or BlockTimeout passes.
 func (w *Worker) waitForWork(next time.Duration) {
 	block := w.opt.BlockTimeout
 	if next >= 0 && next < block {
-		block = next + time.Millisecond
+		// Redis expires blocking commands from its event loop, which may
+		// sleep up to 1/hz (100ms by default) when idle: a BLPOP timeout
+		// can end that late. Block until shortly before the due time, and
+		// wait out the rest here; wake tokens that arrive meanwhile stay
+		// in the list for the next wait.
+		if next <= redisTimerSlack {
+			w.sleep(next + time.Millisecond)
+			return
+		}
+		block = next - redisTimerSlack
 	}
 	select {
 	case <-w.stop:

@@ -135,7 +135,9 @@ func TestWorker_Handle_DelayedArrivesNoEarlierThanDue(t *testing.T) {
 			t.Errorf("counts = %+v, want 1 delayed", c)
 		}
 		at := <-got
-		if d := at.Sub(start); d < 400*time.Millisecond {
+		d := at.Sub(start)
+		t.Logf("delivered %v after enqueue (delay 400ms)", d)
+		if d < 400*time.Millisecond {
 			t.Errorf("delivered after %v, before its 400ms delay", d)
 		}
 	})
