@@ -46,7 +46,7 @@ func (q *Queue) EnqueueBatch(ctx context.Context, items []Item) ([]string, error
 	if len(items) == 0 {
 		return nil, nil
 	}
-	all := make([]any, 0, 6*len(items))
+	all := make([]any, 0, argsPerItem*len(items))
 	for _, it := range items {
 		a, err := q.itemArgs(it)
 		if err != nil {
@@ -58,7 +58,7 @@ func (q *Queue) EnqueueBatch(ctx context.Context, items []Item) ([]string, error
 	dups := 0
 	for start := 0; start < len(items); start += maxBatch {
 		end := min(start+maxBatch, len(items))
-		got, d, err := q.runEnqueue(ctx, all[6*start:6*end])
+		got, d, err := q.runEnqueue(ctx, all[argsPerItem*start:argsPerItem*end])
 		ids = append(ids, got...)
 		if err != nil {
 			return ids, err
@@ -71,7 +71,10 @@ func (q *Queue) EnqueueBatch(ctx context.Context, items []Item) ([]string, error
 	return ids, nil
 }
 
-// itemArgs returns the 6 enqueue script arguments of one message.
+// argsPerItem is how many enqueue script arguments one message takes.
+const argsPerItem = 5
+
+// itemArgs returns the enqueue script arguments of one message.
 func (q *Queue) itemArgs(it Item) ([]any, error) {
 	var c enqueueConfig
 	for _, o := range it.Options {
@@ -97,14 +100,10 @@ func (q *Queue) itemArgs(it Item) ([]any, error) {
 		maxD = q.opt.MaxDeliveries
 	}
 	maxD = max(maxD, 0)
-	payload := it.Payload
-	if payload == nil {
-		payload = []byte{}
-	}
-	return []any{c.id, given, payload, delayMs, maxD, c.dedupeID}, nil
+	return []any{c.id, given, storedValue(maxD, it.Payload), delayMs, c.dedupeID}, nil
 }
 
-// runEnqueue runs the enqueue script for msgArgs (6 per message) and
+// runEnqueue runs the enqueue script for msgArgs (argsPerItem per message) and
 // returns the ids and the number of duplicates.
 func (q *Queue) runEnqueue(ctx context.Context, msgArgs []any) ([]string, int, error) {
 	args := make([]any, 0, 1+len(msgArgs))
@@ -114,8 +113,8 @@ func (q *Queue) runEnqueue(ctx context.Context, msgArgs []any) ([]string, int, e
 	if err != nil {
 		return nil, 0, fmt.Errorf("queue: enqueue: %w", err)
 	}
-	if len(res) != 2*(len(msgArgs)/6) {
-		return nil, 0, fmt.Errorf("queue: enqueue: %d replies for %d messages", len(res)/2, len(msgArgs)/6)
+	if len(res) != 2*(len(msgArgs)/argsPerItem) {
+		return nil, 0, fmt.Errorf("queue: enqueue: %d replies for %d messages", len(res)/2, len(msgArgs)/argsPerItem)
 	}
 	ids := make([]string, 0, len(res)/2)
 	dups := 0
@@ -261,7 +260,7 @@ func (c *combiner) send(batch []*enqReq) {
 	if len(live) == 0 {
 		return
 	}
-	args := make([]any, 0, 6*len(live))
+	args := make([]any, 0, argsPerItem*len(live))
 	for _, r := range live {
 		args = append(args, r.args...)
 	}

@@ -45,9 +45,10 @@ func (q *Queue) PeekDead(ctx context.Context, n int) ([]DeadLetter, error) {
 	}
 	out := make([]DeadLetter, 0, len(res)/4)
 	for i := 0; i+3 < len(res); i += 4 {
+		_, payload := splitStored(str(res[i+1]))
 		out = append(out, DeadLetter{
 			ID:         str(res[i]),
-			Payload:    []byte(str(res[i+1])),
+			Payload:    payload,
 			Deliveries: int(toInt(res[i+2])),
 			LastError:  str(res[i+3]),
 		})

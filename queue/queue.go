@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aside-go/aside/internal/keys"
@@ -27,7 +28,7 @@ type Queue struct {
 // keyset holds the Redis keys of one queue, all in one hash slot.
 type keyset struct {
 	ready, inflight, delayed, dead    string
-	payload, count, token, max, error string
+	payload, count, token, error      string
 	seq, wake, dedupe, dedupeID       string
 
 	enqueue, fetch, ack, nack, extend, counts, peek, requeue, all []string
@@ -38,20 +39,20 @@ func newKeyset(prefix, name string) keyset {
 	k := keyset{
 		ready: keys.Sub(b, "ready"), inflight: keys.Sub(b, "inflight"), delayed: keys.Sub(b, "delayed"),
 		dead: keys.Sub(b, "dead"), payload: keys.Sub(b, "payload"), count: keys.Sub(b, "count"),
-		token: keys.Sub(b, "token"), max: keys.Sub(b, "max"), error: keys.Sub(b, "error"),
+		token: keys.Sub(b, "token"), error: keys.Sub(b, "error"),
 		seq: keys.Sub(b, "seq"), wake: keys.Sub(b, "wake"), dedupe: keys.Sub(b, "dedupe"),
 		dedupeID: keys.Sub(b, "dedupeid"),
 	}
-	k.enqueue = []string{k.ready, k.delayed, k.payload, k.max, k.dedupe, k.dedupeID, k.wake}
-	k.fetch = []string{k.ready, k.inflight, k.delayed, k.dead, k.payload, k.count, k.token, k.max, k.error, k.seq, k.wake}
-	k.ack = []string{k.inflight, k.payload, k.count, k.token, k.max, k.error}
-	k.nack = []string{k.inflight, k.ready, k.delayed, k.dead, k.count, k.token, k.max, k.error, k.wake}
+	k.enqueue = []string{k.ready, k.delayed, k.payload, k.dedupe, k.dedupeID, k.wake}
+	k.fetch = []string{k.ready, k.inflight, k.delayed, k.dead, k.payload, k.count, k.token, k.error, k.seq, k.wake}
+	k.ack = []string{k.inflight, k.payload, k.count, k.token, k.error}
+	k.nack = []string{k.inflight, k.ready, k.delayed, k.dead, k.count, k.token, k.payload, k.error, k.wake}
 	k.extend = []string{k.inflight, k.token}
 	k.counts = []string{k.ready, k.inflight, k.delayed, k.dead}
 	k.peek = []string{k.dead, k.payload, k.count, k.error}
 	k.requeue = []string{k.dead, k.ready, k.payload, k.count, k.wake}
 	// all is what Purge deletes: every message, not the token counter.
-	k.all = []string{k.ready, k.inflight, k.delayed, k.dead, k.payload, k.count, k.token, k.max, k.error,
+	k.all = []string{k.ready, k.inflight, k.delayed, k.dead, k.payload, k.count, k.token, k.error,
 		k.wake, k.dedupe, k.dedupeID}
 	return k
 }
@@ -160,15 +161,16 @@ func (q *Queue) fetch(ctx context.Context, a fetchArgs) (fetchResult, error) {
 	}
 	r.stale = int(toInt(res[2]))
 	if rest := len(res) - 3; rest > 0 {
-		r.msgs = make([]*Message, 0, rest/6)
-		for i := 3; i+5 < len(res); i += 6 {
+		r.msgs = make([]*Message, 0, rest/5)
+		for i := 3; i+4 < len(res); i += 5 {
+			maxD, payload := splitStored(str(res[i+1]))
 			r.msgs = append(r.msgs, &Message{
 				ID:            str(res[i]),
-				Payload:       []byte(str(res[i+1])),
+				Payload:       payload,
 				Delivery:      int(toInt(res[i+2])),
 				Token:         str(res[i+3]),
-				MaxDeliveries: int(toInt(res[i+4])),
-				LastError:     str(res[i+5]),
+				MaxDeliveries: maxD,
+				LastError:     str(res[i+4]),
 			})
 		}
 	}
@@ -272,6 +274,26 @@ func (q *Queue) extendBatch(ctx context.Context, ms []*Message, visibility time.
 		out[i] = toInt(r) == 1
 	}
 	return out, nil
+}
+
+// storedValue is how a message is kept in the payload hash: its max
+// deliveries, a colon, the payload. One field instead of two saves a
+// Redis call on every enqueue, delivery and ack.
+func storedValue(maxDeliveries int, payload []byte) []byte {
+	b := make([]byte, 0, len(payload)+8)
+	b = strconv.AppendInt(b, int64(maxDeliveries), 10)
+	b = append(b, ':')
+	return append(b, payload...)
+}
+
+// splitStored undoes storedValue.
+func splitStored(v string) (maxDeliveries int, payload []byte) {
+	i := strings.IndexByte(v, ':')
+	if i < 0 {
+		return 0, []byte(v)
+	}
+	n, _ := strconv.Atoi(v[:i])
+	return n, []byte(v[i+1:])
 }
 
 func str(v any) string {
