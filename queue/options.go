@@ -74,9 +74,10 @@ type WorkerOptions struct {
 	HeartbeatInterval time.Duration
 
 	// BlockTimeout bounds one blocking wait for new messages on an idle
-	// queue; Shutdown may wait this long for the wait to return, because a
-	// blocking Redis command cannot be interrupted. It must be below the
-	// client's ReadTimeout. If zero, 1 second.
+	// queue; Shutdown may wait this long (plus up to 100ms: Redis ends
+	// blocking timeouts at the granularity of its hz setting) for the wait
+	// to return, because a blocking Redis command cannot be interrupted. It
+	// must be below the client's ReadTimeout. If zero, 1 second.
 	BlockTimeout time.Duration
 
 	// ReapInterval is how often the worker, when it has not fetched in that

@@ -27,9 +27,9 @@ type Queue struct {
 
 // keyset holds the Redis keys of one queue, all in one hash slot.
 type keyset struct {
-	ready, inflight, delayed, dead    string
-	payload, count, token, error      string
-	seq, wake, dedupe, dedupeID       string
+	ready, inflight, delayed, dead string
+	payload, count, token, error   string
+	seq, wake, dedupe, dedupeID    string
 
 	enqueue, fetch, ack, nack, extend, counts, peek, requeue, all []string
 }
