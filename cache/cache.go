@@ -37,7 +37,8 @@ type Cache[V any] struct {
 	local     *local[V]   // nil without an L1 tier
 	bloom     *bloomGuard // nil without a bloom guard
 	sem       *semaphore.Weighted
-	sf        singleflight.Group
+	sf        singleflight.Group // loads
+	reads     *readTable[V]      // Redis reads of Get
 	ctr       counters
 	lat       latencies
 	ins       *instruments
@@ -67,6 +68,7 @@ func New[V any](rdb redis.UniversalClient, opt *Options[V]) (*Cache[V], error) {
 		return nil, err
 	}
 	c := &Cache[V]{rdb: rdb, opt: o, codec: o.Codec, refreshing: map[string]struct{}{},
+		reads: newReadTable[V](),
 		sem: semaphore.NewWeighted(int64(o.MaxFailOpenLoads))}
 	switch r := rdb.(type) {
 	case *redis.ClusterClient:
@@ -135,6 +137,64 @@ func (c *Cache[V]) get(ctx context.Context, key string, l Loader[V]) (V, error) 
 		c.ctr.bloomRejects.Add(1)
 		return zero, ErrNotFound
 	}
+	for {
+		id, f := c.reads.begin(key)
+		if id != 0 {
+			return c.lead(ctx, key, l, id)
+		}
+		// Another Get of key is reading: share its outcome.
+		select {
+		case <-ctx.Done():
+			return zero, ctx.Err()
+		case <-f.done:
+		}
+		if f.pe != nil {
+			panic(f.pe)
+		}
+		if !f.retry {
+			if f.stat != nil {
+				f.stat.Add(1)
+			}
+			return f.v, f.err
+		}
+		if err := ctx.Err(); err != nil {
+			return zero, err
+		}
+	}
+}
+
+// lead does the read of key that concurrent Gets of key share, and hands
+// them its outcome (see readTable).
+func (c *Cache[V]) lead(ctx context.Context, key string, l Loader[V], id uint64) (v V, err error) {
+	o := readOutcome[V]{own: true} // own also if read panics: the joined readers read again
+	defer func() {
+		if f := c.reads.finish(key, id); f != nil {
+			f.v, f.err, f.pe, f.retry, f.stat = o.v, o.err, o.pe, o.own, o.stat
+			close(f.done)
+		}
+	}()
+	o = c.read(ctx, key, l)
+	if o.pe != nil {
+		panic(o.pe)
+	}
+	return o.v, o.err
+}
+
+// readOutcome is what one read of Get gives its leader and joined readers.
+type readOutcome[V any] struct {
+	v    V
+	err  error
+	pe   *PanicError
+	own  bool          // not to be shared: it came from this caller's context
+	stat *atomic.Int64 // the counter a joined reader bumps, as the leader did
+}
+
+// read gets key from Redis, or loads it.
+func (c *Cache[V]) read(ctx context.Context, key string, l Loader[V]) readOutcome[V] {
+	var epoch uint64
+	if c.local != nil {
+		epoch = c.epoch.Load()
+	}
 	rkey := keys.Base(c.opt.Prefix, key)
 	octx, cancel := c.opCtx(ctx)
 	s, err := c.rdb.Get(octx, rkey).Result()
@@ -148,56 +208,89 @@ func (c *Cache[V]) get(ctx context.Context, key string, l Loader[V]) (V, error) 
 			bad = s
 			break
 		}
-		return c.served(key, s, e, v, l)
+		v, stat, err := c.served(key, s, e, v, l, epoch)
+		return readOutcome[V]{v: v, err: err, stat: stat}
 	case errors.Is(err, redis.Nil):
 	case ctx.Err() != nil:
-		return zero, ctx.Err()
+		return readOutcome[V]{err: ctx.Err(), own: true}
 	default:
 		c.ctr.redisErrors.Add(1)
 		if c.opt.FailPolicy == FailClosed {
-			return zero, errors.Join(ErrUnavailable, err)
+			// The caller's own deadline may have cut the round trip:
+			// then the error is not the others'.
+			return readOutcome[V]{err: errors.Join(ErrUnavailable, err), own: c.callerBound(ctx), stat: &c.ctr.redisErrors}
 		}
 		// Fail open through the shared load: it joins a load in flight,
 		// and loads without Redis if the lease round trip fails too.
-		return c.load(ctx, key, l, "")
+		return c.loadShare(ctx, key, l, "", &c.ctr.redisErrors)
 	}
 	if c.bloom != nil && c.bloom.opt.Shared && !c.bloom.test(ctx, key, &c.ctr) {
 		// The shared filter is asked only on a miss, so hits stay one GET.
+		if ctx.Err() != nil {
+			return readOutcome[V]{err: ctx.Err(), own: true}
+		}
 		c.ctr.bloomRejects.Add(1)
-		return zero, ErrNotFound
+		return readOutcome[V]{err: ErrNotFound, stat: &c.ctr.bloomRejects}
 	}
 	c.ctr.misses.Add(1)
-	return c.load(ctx, key, l, bad)
+	return c.loadShare(ctx, key, l, bad, &c.ctr.misses)
+}
+
+// loadShare is load for read: it returns a loader panic instead of
+// re-panicking.
+func (c *Cache[V]) loadShare(ctx context.Context, key string, l Loader[V], bad string, stat *atomic.Int64) readOutcome[V] {
+	r, err := c.loadWait(ctx, key, l, bad)
+	switch {
+	case err != nil:
+		return readOutcome[V]{err: err, own: ctx.Err() != nil, stat: stat}
+	case r.panic != nil:
+		return readOutcome[V]{pe: r.panic, stat: stat}
+	case r.neg:
+		return readOutcome[V]{err: ErrNotFound, stat: stat}
+	}
+	return readOutcome[V]{v: r.v, stat: stat}
+}
+
+// callerBound reports whether ctx's deadline is sooner than OpTimeout from
+// now, so that it, not OpTimeout, may have bounded a round trip.
+func (c *Cache[V]) callerBound(ctx context.Context) bool {
+	dl, ok := ctx.Deadline()
+	return ok && (c.opt.OpTimeout < 0 || dl.Before(time.Now().Add(c.opt.OpTimeout)))
 }
 
 // served turns a decoded Redis entry into Get's answer, serving stale
 // values and starting refreshes as the soft TTL says.
-func (c *Cache[V]) served(key, raw string, e envelope, v V, l Loader[V]) (V, error) {
+//
+// epoch is c.epoch before the read: L1 keeps the entry only if no
+// invalidation happened since.
+//
+// It returns the counter it bumped.
+func (c *Cache[V]) served(key, raw string, e envelope, v V, l Loader[V], epoch uint64) (V, *atomic.Int64, error) {
 	if e.neg {
 		c.ctr.negativeHits.Add(1)
-		if c.local != nil {
+		if c.local != nil && c.epoch.Load() == epoch {
 			c.local.set(key, v, true, c.opt.NegativeTTL)
 		}
-		return v, ErrNotFound
+		return v, &c.ctr.negativeHits, ErrNotFound
 	}
 	if e.softMs > 0 {
 		left := time.Duration(e.softMs-time.Now().UnixMilli()) * time.Millisecond
 		if left <= 0 {
 			c.ctr.staleServed.Add(1)
 			c.refresh(key, raw, l)
-			return v, nil
+			return v, &c.ctr.staleServed, nil
 		}
 		if left < c.opt.RefreshAhead {
 			c.refresh(key, raw, l)
 		}
-		if c.local != nil {
+		if c.local != nil && c.epoch.Load() == epoch {
 			c.local.set(key, v, false, left)
 		}
-	} else if c.local != nil {
+	} else if c.local != nil && c.epoch.Load() == epoch {
 		c.local.set(key, v, false, c.opt.TTL)
 	}
 	c.ctr.redisHits.Add(1)
-	return v, nil
+	return v, &c.ctr.redisHits, nil
 }
 
 // SetOption tweaks one [Cache.Set].
@@ -317,6 +410,7 @@ func (c *Cache[V]) InvalidateLocal(keyList ...string) { c.invalidate(keyList...)
 // FlushLocal drops every entry of this process's L1 tier.
 func (c *Cache[V]) FlushLocal() {
 	c.epoch.Add(1)
+	c.reads.forgetAll()
 	if c.local != nil {
 		c.local.flush()
 	}
@@ -325,6 +419,7 @@ func (c *Cache[V]) FlushLocal() {
 func (c *Cache[V]) invalidate(keyList ...string) {
 	c.epoch.Add(1)
 	for _, k := range keyList {
+		c.reads.forget(k)
 		c.sf.Forget(k)
 	}
 	if c.local != nil {

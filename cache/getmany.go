@@ -50,6 +50,7 @@ func (c *Cache[V]) GetMany(ctx context.Context, keyList []string) ([]Result[V], 
 	if len(pending) == 0 {
 		return out, nil
 	}
+	epoch := c.epoch.Load()
 	rkeys := make([]string, len(pending))
 	for j, i := range pending {
 		rkeys[j] = keys.Base(c.opt.Prefix, keyList[i])
@@ -80,7 +81,7 @@ func (c *Cache[V]) GetMany(ctx context.Context, keyList []string) ([]Result[V], 
 			misses = append(misses, i)
 			continue
 		}
-		v, serr := c.served(keyList[i], s, e, v, c.opt.Loader)
+		v, _, serr := c.served(keyList[i], s, e, v, c.opt.Loader, epoch)
 		out[i] = Result[V]{Value: v, Found: serr == nil}
 	}
 	if c.bloom != nil && c.bloom.opt.Shared && len(misses) > 0 {

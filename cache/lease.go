@@ -23,9 +23,14 @@ type loadResult[V any] struct {
 // load runs (or joins) the one load of key in this process. The load is
 // detached from ctx; ctx bounds this caller's wait only.
 func (c *Cache[V]) load(ctx context.Context, key string, l Loader[V], bad string) (V, error) {
-	var zero V
+	r, err := c.loadWait(ctx, key, l, bad)
+	return unpack(r, err)
+}
+
+// loadWait is load returning the shared outcome as is.
+func (c *Cache[V]) loadWait(ctx context.Context, key string, l Loader[V], bad string) (*loadResult[V], error) {
 	if l == nil {
-		return zero, ErrNoLoader
+		return nil, ErrNoLoader
 	}
 	detached := context.WithoutCancel(ctx)
 	ch := c.sf.DoChan(key, func() (any, error) {
@@ -39,17 +44,17 @@ func (c *Cache[V]) load(ctx context.Context, key string, l Loader[V], bad string
 	})
 	select {
 	case <-ctx.Done():
-		return zero, ctx.Err()
+		return nil, ctx.Err()
 	case r := <-ch:
-		return unpack[V](r.Val, r.Err)
+		lr, _ := r.Val.(*loadResult[V])
+		return lr, r.Err
 	}
 }
 
 // unpack turns a shared load's outcome into one caller's answer,
 // re-panicking with the loader's *PanicError in every waiter.
-func unpack[V any](val any, err error) (V, error) {
+func unpack[V any](r *loadResult[V], err error) (V, error) {
 	var zero V
-	r, _ := val.(*loadResult[V])
 	if r != nil && r.panic != nil {
 		panic(r.panic)
 	}
