@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/metric"
 )
 
 // Cache is a shared HTTP response cache (RFC 9111) kept in Redis, used as
@@ -32,6 +33,9 @@ type Cache struct {
 	downUntil atomic.Int64       // unix nano until which Redis is left alone
 
 	hook func(event string) // tests only: "follower", "waiter"
+
+	ctr     cacheCounters
+	metrics metric.Registration
 
 	mu         sync.Mutex // guards closed, refreshing and wg.Add
 	closed     bool
@@ -55,13 +59,17 @@ func NewCache(rdb redis.UniversalClient, opt *CacheOptions) (*Cache, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Cache{
+	c := &Cache{
 		opt:        o,
 		st:         store{rdb: rdb, prefix: o.Prefix},
 		now:        time.Now,
 		flights:    flightGroup{m: make(map[string]*flight)},
 		refreshing: make(map[string]bool),
-	}, nil
+	}
+	if c.metrics, err = registerCacheMetrics(o.MeterProvider, o.Prefix, &c.ctr); err != nil {
+		return nil, fmt.Errorf("middleware: metrics: %w", err)
+	}
+	return c, nil
 }
 
 // Handler returns next wrapped by the cache. GET and HEAD are answered from
@@ -104,7 +112,10 @@ func (c *Cache) PurgeTags(ctx context.Context, tags ...string) (int, error) {
 // but never revalidate in the background.
 func (c *Cache) Close(ctx context.Context) error {
 	c.mu.Lock()
-	c.closed = true
+	if !c.closed {
+		c.closed = true
+		_ = c.metrics.Unregister()
+	}
 	c.mu.Unlock()
 	done := make(chan struct{})
 	go func() { c.wg.Wait(); close(done) }()
@@ -158,7 +169,11 @@ func (c *Cache) redisUp(now time.Time) bool { return now.UnixNano() >= c.downUnt
 // failed starts a backoff after a Redis error, unless the error is only
 // the client going away.
 func (c *Cache) failed(r *http.Request, err error) {
-	if err == nil || c.opt.Backoff < 0 || r.Context().Err() != nil {
+	if err == nil || r.Context().Err() != nil {
+		return
+	}
+	c.ctr.redisErrors.Add(1)
+	if c.opt.Backoff < 0 {
 		return
 	}
 	c.downUntil.Store(c.now().Add(c.opt.Backoff).UnixNano())

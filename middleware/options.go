@@ -6,6 +6,8 @@ import (
 	"log"
 	"net/http"
 	"time"
+
+	"go.opentelemetry.io/otel/metric"
 )
 
 // CacheOptions configure a [Cache]. The zero value is usable: every field
@@ -77,6 +79,11 @@ type CacheOptions struct {
 	// RefreshTimeout bounds a background revalidation started by
 	// stale-while-revalidate. If zero, 30 seconds.
 	RefreshTimeout time.Duration
+
+	// MeterProvider receives the cache's OpenTelemetry counters
+	// (aside.middleware.cache.*). If nil, the global provider
+	// (otel.GetMeterProvider).
+	MeterProvider metric.MeterProvider
 
 	// ErrorLog receives panics swallowed because a stale response was
 	// served instead (stale-if-error). If nil, the log package's standard

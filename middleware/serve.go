@@ -84,6 +84,7 @@ func (c *Cache) serveCacheable(w http.ResponseWriter, r *http.Request, next http
 // unavailable serves a request while Redis cannot be used: straight from
 // the handler, or 504 for only-if-cached.
 func (x *exchange) unavailable() {
+	x.c.ctr.bypassed.Add(1)
 	if x.rd.onlyIfCached {
 		x.notCached()
 		return
@@ -145,12 +146,17 @@ func (x *exchange) tryServe(e *entry) bool {
 	case p.noCache:
 		x.fwd = "stale"
 	case fresh:
+		c.ctr.hits.Add(1)
 		x.serve(e, age, "hit; ttl="+secs(ttl))
 		return true
 	case !p.mustReval && x.rd.hasMaxStale && (x.rd.maxStale < 0 || -ttl <= x.rd.maxStale):
+		c.ctr.hits.Add(1)
+		c.ctr.staleHits.Add(1)
 		x.serve(e, age, "hit; ttl="+secs(ttl))
 		return true
 	case p.swr > 0 && -ttl <= p.swr:
+		c.ctr.hits.Add(1)
+		c.ctr.staleHits.Add(1)
 		x.serve(e, age, "hit; ttl="+secs(ttl)+"; detail=revalidating")
 		x.refreshLater(e)
 		return true
@@ -252,6 +258,7 @@ func (x *exchange) forward() {
 			return
 		}
 		if e := f.res; e != nil && varyValues(e.vary, x.r.Header) == e.varyVals {
+			c.ctr.collapsed.Add(1)
 			x.serve(e, e.age(c.now()), "fwd="+x.fwd+"; collapsed")
 			return
 		}
@@ -302,6 +309,7 @@ func (x *exchange) leaderFill() *entry {
 		}
 		if e != nil {
 			if p := e.policy(c.opt.DefaultTTL); !p.noCache && e.age(c.now()) < p.lifetime {
+				c.ctr.collapsed.Add(1)
 				x.serve(e, e.age(c.now()), "fwd="+x.fwd+"; collapsed")
 				return e
 			}
@@ -336,6 +344,7 @@ func (x *exchange) fill(l *lease) *entry {
 			cancel()
 		}()
 	}
+	c.ctr.forwarded.Add(1)
 	o := x.run()
 	switch {
 	case o.panicked:
@@ -346,6 +355,7 @@ func (x *exchange) fill(l *lease) *entry {
 		}
 		panic(o.panicVal)
 	case o.revalidated:
+		c.ctr.revalidated.Add(1)
 		e := x.refreshed(o)
 		stored = x.save(e, o.tags)
 		params := "fwd=stale; fwd-status=304"
@@ -368,6 +378,7 @@ func (x *exchange) fill(l *lease) *entry {
 }
 
 func (x *exchange) serveStaleOnError(status int) {
+	x.c.ctr.staleOnError.Add(1)
 	e := x.stale
 	age := e.age(x.c.now())
 	ttl := e.policy(x.c.opt.DefaultTTL).lifetime - age
@@ -488,6 +499,7 @@ func (x *exchange) save(e *entry, tags []string) bool {
 		c.failed(x.r, err)
 	}
 	if ok {
+		c.ctr.stored.Add(1)
 		c.hints.set(x.base, e.vary)
 	}
 	return ok
@@ -537,6 +549,7 @@ func (x *exchange) refresh() {
 		_ = c.st.unlock(ctx, lockKey, tok)
 		cancel()
 	}()
+	c.ctr.refreshes.Add(1)
 	o := x.run()
 	switch {
 	case o.panicked:
