@@ -10,8 +10,8 @@ import (
 
 // Item is one message of [Queue.EnqueueBatch].
 type Item struct {
-	Payload []byte
-	Options []EnqueueOption
+	Payload []byte          // the message's content; nil is stored as empty
+	Options []EnqueueOption // as for [Queue.Enqueue]
 }
 
 // Enqueue adds a message and returns its ID. When it returns nil the
