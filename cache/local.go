@@ -56,12 +56,6 @@ func newLocal[V any](size int, ttl time.Duration, jitter float64) *local[V] {
 	return l
 }
 
-// monoBase anchors monoNow.
-var monoBase = time.Now()
-
-// monoNow is a monotonic clock in nanoseconds, cheaper than time.Now.
-func monoNow() int64 { return int64(time.Since(monoBase)) }
-
 func (l *local[V]) shard(key string) (*localShard[V], uint64) {
 	h := maphash.String(l.seed, key)
 	return &l.shards[h&l.mask], h
@@ -74,7 +68,7 @@ func (l *local[V]) get(key string) (*localEntry[V], bool) {
 	s.mu.RLock()
 	e := s.m[h]
 	s.mu.RUnlock()
-	if e == nil || e.key != key || monoNow() >= e.exp {
+	if e == nil || e.key != key || expired(e.exp) {
 		return nil, false
 	}
 	if !e.ref.Load() {
@@ -94,6 +88,7 @@ func (l *local[V]) set(key string, v V, neg bool, ttl time.Duration) {
 		ttl = l.ttl
 	}
 	now := monoNow()
+	advanceClock(now)
 	s, h := l.shard(key)
 	e := &localEntry[V]{h: h, key: key, val: v, neg: neg, exp: now + int64(jitter(ttl, l.jitter))}
 	s.mu.Lock()
