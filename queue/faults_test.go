@@ -227,10 +227,38 @@ func TestWorker_ConsumerKilled_NothingLost(t *testing.T) {
 // restarts it (appendonly yes, appendfsync always), and checks that every
 // enqueue that returned nil is then delivered to a worker.
 func TestWorker_RedisKilled_AcknowledgedEnqueuesSurvive(t *testing.T) {
-	t.Parallel()
-	s := redistest.StartServer(t, redistest.Config{AOF: true})
-	rdb := s.Client(t)
-	q := newQueue(t, rdb, nil)
+	t.Run("standalone", func(t *testing.T) {
+		t.Parallel()
+		s := redistest.StartServer(t, redistest.Config{AOF: true})
+		testRedisKilled(t, s.Client(t), func(string) *redistest.Server { return s })
+	})
+	t.Run("cluster", func(t *testing.T) {
+		t.Parallel()
+		c := redistest.StartCluster(t, redistest.ClusterConfig{AOF: true})
+		rdb := c.Client(t).(*redis.ClusterClient)
+		testRedisKilled(t, rdb, func(key string) *redistest.Server {
+			// The master that holds the queue's slot.
+			m, err := rdb.MasterForKey(t.Context(), key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range c.Masters {
+				if s.Addr() == m.Options().Addr {
+					return s
+				}
+			}
+			t.Fatalf("no master at %s", m.Options().Addr)
+			return nil
+		})
+	})
+}
+
+// testRedisKilled runs the kill test on rdb; victim returns the server
+// that holds key, the queue's ready list.
+func testRedisKilled(t *testing.T, rdb redis.UniversalClient, victim func(key string) *redistest.Server) {
+	prefix := redistest.Prefix(t)
+	q := newQueue(t, rdb, &queue.Options{Prefix: prefix})
+	s := victim("{" + prefix + ":jobs}:ready")
 
 	const attempts = 1500
 	var ok []string
