@@ -46,7 +46,10 @@ func (db *rowDB) load(ctx context.Context, _ string) (int64, error) {
 func instance(t *testing.T, rdb redis.UniversalClient, prefix string, db *rowDB, mode consistency.Mode) (*cache.Cache[int64], *consistency.Keeper) {
 	t.Helper()
 	c, err := cache.New(rdb, &cache.Options[int64]{Prefix: prefix, Loader: cache.LoaderFunc[int64](db.load),
-		VersionedFills: mode == consistency.Strong, LoadTimeout: 10 * time.Second})
+		VersionedFills: mode == consistency.Strong, LoadTimeout: 10 * time.Second,
+		// A fill must not be dropped by the 500 ms default op timeout on a
+		// loaded machine: the weak mode's assertion needs it to land.
+		OpTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
