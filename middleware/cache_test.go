@@ -99,7 +99,7 @@ func TestCache_Handler_panicNotStored(t *testing.T) {
 func TestCache_Handler_redisDown(t *testing.T) {
 	t.Parallel()
 	s := redistest.StartServer(t, redistest.Config{})
-	c := newTestCache(t, s.Client(t), &CacheOptions{OpTimeout: 300 * time.Millisecond, Backoff: time.Hour}, nil)
+	c := newTestCache(t, s.Client(t), &CacheOptions{OpTimeout: 2 * time.Second, Backoff: time.Hour}, nil)
 	var calls atomic.Int32
 	srv := startServer(t, c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=60")
@@ -494,7 +494,7 @@ func TestCache_Handler_oneBackgroundRefresh(t *testing.T) {
 				t.Errorf("stale GET: %q %q, want the stale v1 served as a hit", got, resp.Header.Get("Cache-Status"))
 			}
 		}
-		<-refreshing
+		wait(t, refreshing, "the background refresh to call the handler")
 		// The other instance's refresh (if it started) meets the lease
 		// while this one runs: let it end before releasing.
 		for i, c := range caches {

@@ -95,3 +95,17 @@ func do(tb testing.TB, client *http.Client, method, url string, hdr http.Header)
 	}
 	return resp, string(b)
 }
+
+// wait blocks until ch is closed (or sends), failing the test after 30 s
+// instead of hanging it.
+func wait[T any](tb testing.TB, ch <-chan T, what string) T {
+	tb.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(30 * time.Second):
+		tb.Fatalf("timed out waiting for %s", what)
+		var zero T
+		return zero
+	}
+}

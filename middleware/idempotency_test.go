@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -109,25 +110,29 @@ func TestIdempotency_Handler(t *testing.T) {
 		})
 		t.Run("in progress 409", func(t *testing.T) {
 			t.Parallel()
-			m := newIdem(t, rdb, IdempotencyOptions{LockTTL: 300 * time.Millisecond})
+			m := newIdem(t, rdb, IdempotencyOptions{LockTTL: time.Second})
 			started, release := make(chan struct{}), make(chan struct{})
+			var startOnce, releaseOnce sync.Once
 			srv := startServer(t, m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				close(started)
+				startOnce.Do(func() { close(started) })
 				<-release
 				io.WriteString(w, "done")
 			})))
-			first := make(chan string)
+			unblock := func() { releaseOnce.Do(func() { close(release) }) }
+			t.Cleanup(unblock) // runs before the server's Close
+			first := make(chan string, 1)
 			go func() { _, b := post(t, srv.URL+"/pay", "k-2", "1"); first <- b }()
-			<-started
-			// Longer than LockTTL: the lease is renewed while the handler runs.
-			time.Sleep(700 * time.Millisecond)
+			wait(t, started, "the first request to run")
+			// Longer than LockTTL: the lease is renewed (every LockTTL/3)
+			// while the handler runs.
+			time.Sleep(1500 * time.Millisecond)
 			resp, got := post(t, srv.URL+"/pay", "k-2", "1")
 			if resp.StatusCode != http.StatusConflict || resp.Header.Get("Retry-After") == "" {
 				t.Errorf("retry while running: %d, want 409 with Retry-After", resp.StatusCode)
 			}
 			problemOf(t, resp, got)
-			close(release)
-			if b := <-first; b != "done" {
+			unblock()
+			if b := wait(t, first, "the first request"); b != "done" {
 				t.Errorf("first: %q", b)
 			}
 			if _, got := post(t, srv.URL+"/pay", "k-2", "1"); got != "done" {

@@ -91,7 +91,7 @@ func TestLock(t *testing.T) {
 			})))
 			done := make(chan struct{})
 			go func() { defer close(done); do(t, srv.Client(), "GET", srv.URL+"/hold", nil) }()
-			<-entered
+			wait(t, entered, "the holder to enter")
 			resp, got := do(t, srv.Client(), "GET", srv.URL+"/other", nil)
 			if resp.StatusCode != http.StatusConflict {
 				t.Errorf("while held: %d %q, want 409", resp.StatusCode, got)
@@ -101,7 +101,7 @@ func TestLock(t *testing.T) {
 				t.Errorf("unlocked route: %d", resp.StatusCode)
 			}
 			close(release)
-			<-done
+			wait(t, done, "the holder to finish")
 			if resp, _ := do(t, srv.Client(), "GET", srv.URL+"/other", nil); resp.StatusCode != 200 {
 				t.Errorf("after release: %d, want 200", resp.StatusCode)
 			}
@@ -135,11 +135,11 @@ func TestLock_lost(t *testing.T) {
 				resp.Body.Close()
 			}
 		}()
-		<-entered
+		wait(t, entered, "the handler to enter")
 		if err := tp.Client(t).Del(context.Background(), "{"+prefix+":job}").Err(); err != nil {
 			t.Fatal(err)
 		}
-		if err := <-cause; !errors.Is(err, lock.ErrLost) {
+		if err := wait(t, cause, "the handler context"); !errors.Is(err, lock.ErrLost) {
 			t.Errorf("handler context cause = %v, want lock.ErrLost", err)
 		}
 	})
