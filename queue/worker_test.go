@@ -33,7 +33,10 @@ func TestWorker_Handle_FailOnceThenSucceed(t *testing.T) {
 		if m.Delivery != 2 || m.LastError != "flaky" {
 			t.Errorf("second delivery = %+v, want Delivery 2 and LastError flaky", m)
 		}
-		waitFor(t, "ack", func() bool { return counts(t, q) == queue.Counts{} })
+		waitFor(t, "ack", func() bool { return w.Stats().Acked == 1 })
+		if c := counts(t, q); c != (queue.Counts{}) {
+			t.Errorf("counts after ack = %+v", c)
+		}
 		if s := w.Stats(); s.Failed != 1 || s.Retried != 1 || s.Handled != 1 || s.Acked != 1 {
 			t.Errorf("stats = %+v", s)
 		}
@@ -100,7 +103,7 @@ func TestWorker_Handle_PermanentDeadLettersAtOnce(t *testing.T) {
 		if _, err := q.Enqueue(ctx, []byte("panic"), queue.WithMaxDeliveries(1)); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "dead letters", func() bool { return counts(t, q).Dead == 2 })
+		waitFor(t, "dead letters", func() bool { return counts(t, q).Dead == 2 && w.Stats().DeadLettered == 2 })
 		dead, err := q.PeekDead(ctx, 10)
 		if err != nil {
 			t.Fatal(err)
@@ -149,12 +152,12 @@ func TestWorker_Heartbeat_KeepsLongHandlerInvisible(t *testing.T) {
 		q := newQueue(t, tp.Client(t), nil)
 		var calls atomic.Int32
 		opt := fastWorker(2)
-		opt.VisibilityTimeout = 150 * time.Millisecond
-		opt.HeartbeatInterval = 30 * time.Millisecond
+		opt.VisibilityTimeout = 400 * time.Millisecond
+		opt.HeartbeatInterval = 40 * time.Millisecond
 		w := consume(t, q, func(ctx context.Context, m *queue.Message) error {
 			calls.Add(1)
 			select {
-			case <-time.After(600 * time.Millisecond): // four visibility timeouts
+			case <-time.After(1200 * time.Millisecond): // three visibility timeouts
 				return nil
 			case <-ctx.Done():
 				return ctx.Err()
