@@ -170,10 +170,10 @@ func TestWorker_ConsumerKilled_NothingLost(t *testing.T) {
 			return n
 		}
 		kills := 0
-		deadline := time.Now().Add(60 * time.Second)
+		deadline := time.Now().Add(90 * time.Second)
 		for handledCount() < total {
 			if time.Now().After(deadline) {
-				t.Fatalf("after 60s only %d of %d handled, counts %+v", handledCount(), total, counts(t, q))
+				t.Fatalf("after 90s only %d of %d handled, counts %+v", handledCount(), total, counts(t, q))
 			}
 			time.Sleep(time.Duration(100+rand.IntN(150)) * time.Millisecond)
 			if handledCount() >= total {
