@@ -85,7 +85,7 @@ func demoLock(ctx context.Context, env *demoEnv) error {
 	env.say("A wakes up and writes with token %d: rejected (%v), since token %d has written.", la.Fence(), err, rb.l.Fence())
 	env.say("Without the fencing token, A's late write would have overwritten B's: two holders, one lost update.")
 	if err := la.Release(ctx); !errors.Is(err, lock.ErrLost) {
-		return fmt.Errorf("A's release did not report the loss: %v", err)
+		return fmt.Errorf("release by A did not report the loss: %v", err)
 	}
 	env.say("A's Release reports the loss (%v) and leaves B's lock alone.", lock.ErrLost)
 	v, f, err := b.GetFenced(ctx, resource)
