@@ -8,12 +8,15 @@ import (
 	"time"
 )
 
-// local is the bounded in-process L1 tier: a sharded map with CLOCK
-// eviction (an LRU approximation where a hit only sets a bit, so reads take
-// a shared lock). Entries are immutable once stored; a write replaces the
-// pointer. Values are shared by every caller that reads them.
+// local is the bounded in-process L1 tier: an index with lock-free reads
+// (sync.Map) and, per shard, a ring with CLOCK eviction (an LRU
+// approximation where a hit only sets a bit). Writes hold their shard's
+// lock, which keeps the index and the rings in step; a hit takes no lock.
+// Entries are immutable once stored; a write replaces the pointer. Values
+// are shared by every caller that reads them.
 type local[V any] struct {
 	seed   maphash.Seed
+	index  sync.Map // key -> *localEntry[V]; written under the key's shard lock
 	shards []localShard[V]
 	mask   uint64
 	ttl    time.Duration
@@ -21,16 +24,14 @@ type local[V any] struct {
 }
 
 type localShard[V any] struct {
-	mu   sync.RWMutex              // guards m, ring, hand
-	m    map[uint64]*localEntry[V] // by maphash of the key; entry.key confirms
-	ring []*localEntry[V]          // entries in insertion slots, len <= cap
-	hand int                       // next ring slot the clock looks at
+	mu   sync.Mutex       // guards ring, hand, and the index's keys of this shard
+	ring []*localEntry[V] // entries in insertion slots, len <= cap
+	hand int              // next ring slot the clock looks at
 	cap  int
-	_    [40]byte // keep shards on separate cache lines
+	_    [64]byte // keep shards on separate cache lines
 }
 
 type localEntry[V any] struct {
-	h    uint64 // maphash of key
 	key  string
 	val  V
 	neg  bool
@@ -50,25 +51,21 @@ func newLocal[V any](size int, ttl time.Duration, jitter float64) *local[V] {
 	l := &local[V]{seed: maphash.MakeSeed(), shards: make([]localShard[V], n), mask: uint64(n - 1), ttl: ttl, jitter: jitter}
 	per := (size + n - 1) / n
 	for i := range l.shards {
-		l.shards[i].m = make(map[uint64]*localEntry[V], per)
 		l.shards[i].cap = per
+		l.shards[i].ring = make([]*localEntry[V], 0, per)
 	}
 	return l
 }
 
-func (l *local[V]) shard(key string) (*localShard[V], uint64) {
-	h := maphash.String(l.seed, key)
-	return &l.shards[h&l.mask], h
+func (l *local[V]) shard(key string) *localShard[V] {
+	return &l.shards[maphash.String(l.seed, key)&l.mask]
 }
 
-// get returns the live entry of key, if any. Two keys with one 64-bit
-// hash share a slot: the later write wins and the other reads as a miss.
+// get returns the live entry of key, if any.
 func (l *local[V]) get(key string) (*localEntry[V], bool) {
-	s, h := l.shard(key)
-	s.mu.RLock()
-	e := s.m[h]
-	s.mu.RUnlock()
-	if e == nil || e.key != key || expired(e.exp) {
+	x, _ := l.index.Load(key)
+	e, _ := x.(*localEntry[V])
+	if e == nil || expired(e.exp) {
 		return nil, false
 	}
 	if !e.ref.Load() {
@@ -89,20 +86,21 @@ func (l *local[V]) set(key string, v V, neg bool, ttl time.Duration) {
 	}
 	now := monoNow()
 	advanceClock(now)
-	s, h := l.shard(key)
-	e := &localEntry[V]{h: h, key: key, val: v, neg: neg, exp: now + int64(jitter(ttl, l.jitter))}
+	s := l.shard(key)
+	e := &localEntry[V]{key: key, val: v, neg: neg, exp: now + int64(jitter(ttl, l.jitter))}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if old := s.m[h]; old != nil {
+	if x, ok := l.index.Load(key); ok {
+		old := x.(*localEntry[V])
 		e.slot = old.slot
 		s.ring[e.slot] = e
-		s.m[h] = e
+		l.index.Store(key, e)
 		return
 	}
 	if len(s.ring) < s.cap {
 		e.slot = len(s.ring)
 		s.ring = append(s.ring, e)
-		s.m[h] = e
+		l.index.Store(key, e)
 		return
 	}
 	// CLOCK: skip recently used entries once, evict the first expired or
@@ -116,20 +114,20 @@ func (l *local[V]) set(key string, v V, neg bool, ttl time.Duration) {
 		s.hand = (s.hand + 1) % len(s.ring)
 	}
 	victim := s.ring[s.hand]
-	delete(s.m, victim.h)
+	l.index.Delete(victim.key)
 	e.slot = s.hand
 	s.ring[s.hand] = e
-	s.m[h] = e
+	l.index.Store(key, e)
 	s.hand = (s.hand + 1) % len(s.ring)
 }
 
 // del drops keys.
 func (l *local[V]) del(keys ...string) {
 	for _, k := range keys {
-		s, h := l.shard(k)
+		s := l.shard(k)
 		s.mu.Lock()
-		if e := s.m[h]; e != nil {
-			delete(s.m, h)
+		if x, ok := l.index.LoadAndDelete(k); ok {
+			e := x.(*localEntry[V])
 			last := len(s.ring) - 1
 			if e.slot != last {
 				moved := s.ring[last]
@@ -151,7 +149,9 @@ func (l *local[V]) flush() {
 	for i := range l.shards {
 		s := &l.shards[i]
 		s.mu.Lock()
-		clear(s.m)
+		for _, e := range s.ring {
+			l.index.Delete(e.key)
+		}
 		clear(s.ring)
 		s.ring = s.ring[:0]
 		s.hand = 0
@@ -164,9 +164,9 @@ func (l *local[V]) len() int {
 	n := 0
 	for i := range l.shards {
 		s := &l.shards[i]
-		s.mu.RLock()
-		n += len(s.m)
-		s.mu.RUnlock()
+		s.mu.Lock()
+		n += len(s.ring)
+		s.mu.Unlock()
 	}
 	return n
 }
