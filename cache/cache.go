@@ -109,7 +109,11 @@ func (c *Cache[V]) VersionedFills() bool { return c.opt.VersionedFills }
 // Get returns the value of key: from the L1 tier, from Redis, or from
 // [Options.Loader] (stored for later reads). It returns [ErrNotFound] for a
 // missing key. ctx bounds this caller's wait only; the load itself runs
-// detached and is shared by every caller of the key.
+// detached and is shared by every caller of the key. Concurrent Gets of one
+// key in this process share one Redis read too, and so may share the
+// returned value: do not mutate it. A caller whose ctx ends does not fail
+// the others (they read again), and after a Set, Delete or InvalidateLocal
+// of key the next Get starts a new read.
 func (c *Cache[V]) Get(ctx context.Context, key string) (V, error) {
 	return c.get(ctx, key, c.opt.Loader)
 }

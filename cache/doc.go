@@ -12,8 +12,8 @@
 //     overwrites a real value; an optional bloom filter guard (in-process or
 //     shared in Redis) answers "not found" for keys outside the filter
 //     without touching Redis or the loader.
-//   - Breakdown: concurrent misses of one key in one process share one load
-//     (singleflight); across processes a lease in Redis lets exactly one
+//   - Breakdown: concurrent Gets of one key in one process share one Redis
+//     read and, on a miss, one load (singleflight); across processes a lease in Redis lets exactly one
 //     process load while the others block on a wake list until the value
 //     lands, and take over if the holder dies. Past a soft TTL a stale value
 //     is served while exactly one caller refreshes it in the background.
