@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/semaphore"
@@ -199,10 +200,8 @@ func (c *Cache[V]) read(ctx context.Context, key string, l Loader[V]) readOutcom
 	if c.local != nil {
 		epoch = c.epoch.Load()
 	}
-	rkey := keys.Base(c.opt.Prefix, key)
-	octx, cancel := c.opCtx(ctx)
+	rkey, octx := c.readKey(ctx, key)
 	s, err := c.rdb.Get(octx, rkey).Result()
-	cancel()
 	var bad string // corrupt bytes to overwrite
 	switch {
 	case err == nil:
@@ -514,4 +513,35 @@ func (c *Cache[V]) envelopeFor(neg bool, soft time.Duration) envelope {
 func parseMarker(m string) uint64 {
 	n, _ := strconv.ParseUint(m, 10, 64)
 	return n
+}
+
+// keyCtx is one allocation holding both a Get's Redis key and its
+// per-operation deadline context, instead of one each. The key's bytes
+// are written once, before the string is made, and never changed.
+type keyCtx struct {
+	opContext
+	buf [64]byte
+}
+
+// readKey returns key's Redis key and ctx bounded by OpTimeout (as
+// opCtx), in one allocation when the key fits keyCtx.
+func (c *Cache[V]) readKey(ctx context.Context, key string) (string, context.Context) {
+	if c.opt.OpTimeout < 0 || !c.deadlines {
+		return keys.Base(c.opt.Prefix, key), ctx
+	}
+	dl := time.Now().Add(c.opt.OpTimeout)
+	if pdl, ok := ctx.Deadline(); ok && !pdl.After(dl) {
+		return keys.Base(c.opt.Prefix, key), ctx
+	}
+	p := c.opt.Prefix
+	if p == "" || len(p)+len(key)+3 > len(keyCtx{}.buf) {
+		return keys.Base(p, key), &opContext{Context: ctx, deadline: dl}
+	}
+	kc := &keyCtx{opContext: opContext{Context: ctx, deadline: dl}}
+	b := append(kc.buf[:0], '{')
+	b = append(b, p...)
+	b = append(b, ':')
+	b = append(b, key...)
+	b = append(b, '}')
+	return unsafe.String(&kc.buf[0], len(b)), &kc.opContext
 }
