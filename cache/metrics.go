@@ -10,6 +10,8 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+
+	"github.com/aside-go/aside/internal/otelx"
 )
 
 // Stats are the counts of one [Cache] since [New]. The same counts are
@@ -95,54 +97,22 @@ func newInstruments(mp metric.MeterProvider, prefix string, c *counters) (*instr
 	if err != nil {
 		return nil, err
 	}
-	type obs struct {
-		name, desc string
-		tier       string
-		v          *atomic.Int64
+	list := []otelx.Counter{
+		{Name: "aside.cache.hits", Desc: "Values answered from a cache tier.", Attr: attribute.String("aside.cache.tier", "local"), V: &c.localHits},
+		{Name: "aside.cache.hits", Attr: attribute.String("aside.cache.tier", "redis"), V: &c.redisHits},
+		{Name: "aside.cache.misses", Desc: "Lookups that needed a load.", V: &c.misses},
+		{Name: "aside.cache.loads", Desc: "Loader calls.", V: &c.loads},
+		{Name: "aside.cache.load.errors", Desc: "Loader calls that failed or panicked.", V: &c.loadErrors},
+		{Name: "aside.cache.lease.waits", Desc: "Loads that waited on another process's lease.", V: &c.leaseWaits},
+		{Name: "aside.cache.stale.served", Desc: "Stale values served past the soft TTL.", V: &c.staleServed},
+		{Name: "aside.cache.refreshes", Desc: "Background refreshes started.", V: &c.refreshes},
+		{Name: "aside.cache.negative.hits", Desc: "Not-found answers from negative entries.", V: &c.negativeHits},
+		{Name: "aside.cache.bloom.rejects", Desc: "Keys rejected by the bloom filter.", V: &c.bloomRejects},
+		{Name: "aside.cache.corrupt", Desc: "Undecodable entries met.", V: &c.corrupt},
+		{Name: "aside.cache.redis.errors", Desc: "Failed Redis operations.", V: &c.redisErrors},
+		{Name: "aside.cache.failopen", Desc: "Values served from the loader while Redis failed.", V: &c.failOpen},
 	}
-	list := []obs{
-		{"aside.cache.hits", "Values answered from a cache tier.", "local", &c.localHits},
-		{"aside.cache.hits", "", "redis", &c.redisHits},
-		{"aside.cache.misses", "Lookups that needed a load.", "", &c.misses},
-		{"aside.cache.loads", "Loader calls.", "", &c.loads},
-		{"aside.cache.load.errors", "Loader calls that failed or panicked.", "", &c.loadErrors},
-		{"aside.cache.lease.waits", "Loads that waited on another process's lease.", "", &c.leaseWaits},
-		{"aside.cache.stale.served", "Stale values served past the soft TTL.", "", &c.staleServed},
-		{"aside.cache.refreshes", "Background refreshes started.", "", &c.refreshes},
-		{"aside.cache.negative.hits", "Not-found answers from negative entries.", "", &c.negativeHits},
-		{"aside.cache.bloom.rejects", "Keys rejected by the bloom filter.", "", &c.bloomRejects},
-		{"aside.cache.corrupt", "Undecodable entries met.", "", &c.corrupt},
-		{"aside.cache.redis.errors", "Failed Redis operations.", "", &c.redisErrors},
-		{"aside.cache.failopen", "Values served from the loader while Redis failed.", "", &c.failOpen},
-	}
-	insts := map[string]metric.Int64ObservableCounter{}
-	var all []metric.Observable
-	for _, o := range list {
-		if _, ok := insts[o.name]; ok {
-			continue
-		}
-		ctr, err := m.Int64ObservableCounter(o.name, metric.WithDescription(o.desc))
-		if err != nil {
-			return nil, err
-		}
-		insts[o.name] = ctr
-		all = append(all, ctr)
-	}
-	base := attribute.String("aside.cache.prefix", prefix)
-	optsFor := make([]metric.ObserveOption, len(list))
-	for i, o := range list {
-		if o.tier != "" {
-			optsFor[i] = metric.WithAttributeSet(attribute.NewSet(base, attribute.String("aside.cache.tier", o.tier)))
-		} else {
-			optsFor[i] = metric.WithAttributeSet(attribute.NewSet(base))
-		}
-	}
-	in.reg, err = m.RegisterCallback(func(_ context.Context, ob metric.Observer) error {
-		for i, o := range list {
-			ob.ObserveInt64(insts[o.name], o.v.Load(), optsFor[i])
-		}
-		return nil
-	}, all...)
+	in.reg, err = otelx.ObserveCounters(m, attribute.String("aside.cache.prefix", prefix), list)
 	if err != nil {
 		return nil, err
 	}

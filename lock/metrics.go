@@ -1,12 +1,13 @@
 package lock
 
 import (
-	"context"
 	"sync/atomic"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+
+	"github.com/aside-go/aside/internal/otelx"
 )
 
 // Stats are the counts of one [Client] since [New]. The same counts are
@@ -48,46 +49,15 @@ func registerMetrics(mp metric.MeterProvider, prefix string, k *counters) (metri
 		mp = otel.GetMeterProvider()
 	}
 	m := mp.Meter("github.com/aside-go/aside/lock")
-	type obs struct {
-		name, desc, reason string
-		v                  *atomic.Int64
+	list := []otelx.Counter{
+		{Name: "aside.lock.obtained", Desc: "Locks and semaphore permits obtained.", V: &k.obtained},
+		{Name: "aside.lock.not_obtained", Desc: "Obtain and acquire calls that returned ErrNotObtained.", V: &k.notObtained},
+		{Name: "aside.lock.released", Desc: "Releases that found the lease still held.", V: &k.released},
+		{Name: "aside.lock.lost", Desc: "Leases lost while held.", V: &k.lost},
+		{Name: "aside.lock.attempts", Desc: "Obtain and acquire scripts run.", V: &k.attempts},
+		{Name: "aside.lock.retries", Desc: "Attempts by waiting callers. Attribute reason: woken, fallback or backoff.", Attr: attribute.String("reason", "woken"), V: &k.woken},
+		{Name: "aside.lock.retries", Attr: attribute.String("reason", "fallback"), V: &k.fallbacks},
+		{Name: "aside.lock.retries", Attr: attribute.String("reason", "backoff"), V: &k.polls},
 	}
-	list := []obs{
-		{"aside.lock.obtained", "Locks and semaphore permits obtained.", "", &k.obtained},
-		{"aside.lock.not_obtained", "Obtain and acquire calls that returned ErrNotObtained.", "", &k.notObtained},
-		{"aside.lock.released", "Releases that found the lease still held.", "", &k.released},
-		{"aside.lock.lost", "Leases lost while held.", "", &k.lost},
-		{"aside.lock.attempts", "Obtain and acquire scripts run.", "", &k.attempts},
-		{"aside.lock.retries", "Attempts by waiting callers. Attribute reason: woken, fallback or backoff.", "woken", &k.woken},
-		{"aside.lock.retries", "", "fallback", &k.fallbacks},
-		{"aside.lock.retries", "", "backoff", &k.polls},
-	}
-	insts := map[string]metric.Int64ObservableCounter{}
-	var all []metric.Observable
-	for _, o := range list {
-		if _, ok := insts[o.name]; ok {
-			continue
-		}
-		ctr, err := m.Int64ObservableCounter(o.name, metric.WithDescription(o.desc))
-		if err != nil {
-			return nil, err
-		}
-		insts[o.name] = ctr
-		all = append(all, ctr)
-	}
-	base := attribute.String("aside.lock.prefix", prefix)
-	opts := make([]metric.ObserveOption, len(list))
-	for i, o := range list {
-		if o.reason != "" {
-			opts[i] = metric.WithAttributeSet(attribute.NewSet(base, attribute.String("reason", o.reason)))
-		} else {
-			opts[i] = metric.WithAttributeSet(attribute.NewSet(base))
-		}
-	}
-	return m.RegisterCallback(func(_ context.Context, ob metric.Observer) error {
-		for i, o := range list {
-			ob.ObserveInt64(insts[o.name], o.v.Load(), opts[i])
-		}
-		return nil
-	}, all...)
+	return otelx.ObserveCounters(m, attribute.String("aside.lock.prefix", prefix), list)
 }

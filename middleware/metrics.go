@@ -1,12 +1,13 @@
 package middleware
 
 import (
-	"context"
 	"sync/atomic"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+
+	"github.com/aside-go/aside/internal/otelx"
 )
 
 // CacheStats are the counts of one [Cache] since [NewCache]. The same
@@ -48,49 +49,18 @@ func registerCacheMetrics(mp metric.MeterProvider, prefix string, k *cacheCounte
 		mp = otel.GetMeterProvider()
 	}
 	m := mp.Meter("github.com/aside-go/aside/middleware")
-	type obs struct {
-		name, desc, result string
-		v                  *atomic.Int64
-	}
 	const req = "aside.middleware.cache.requests"
-	list := []obs{
-		{req, "GET and HEAD requests by how the cache answered them. Attribute result: hit, stale_hit, collapsed, forwarded, stale_on_error, bypassed.", "hit", &k.hits},
-		{req, "", "stale_hit", &k.staleHits},
-		{req, "", "collapsed", &k.collapsed},
-		{req, "", "forwarded", &k.forwarded},
-		{req, "", "stale_on_error", &k.staleOnError},
-		{req, "", "bypassed", &k.bypassed},
-		{"aside.middleware.cache.revalidated", "Handler calls answered 304 that refreshed a stored response.", "", &k.revalidated},
-		{"aside.middleware.cache.stored", "Responses written to Redis.", "", &k.stored},
-		{"aside.middleware.cache.refreshes", "Background revalidations run (stale-while-revalidate).", "", &k.refreshes},
-		{"aside.middleware.cache.redis_errors", "Redis operations that failed or timed out.", "", &k.redisErrors},
+	list := []otelx.Counter{
+		{Name: req, Desc: "GET and HEAD requests by how the cache answered them. Attribute result: hit, stale_hit, collapsed, forwarded, stale_on_error, bypassed.", Attr: attribute.String("result", "hit"), V: &k.hits},
+		{Name: req, Attr: attribute.String("result", "stale_hit"), V: &k.staleHits},
+		{Name: req, Attr: attribute.String("result", "collapsed"), V: &k.collapsed},
+		{Name: req, Attr: attribute.String("result", "forwarded"), V: &k.forwarded},
+		{Name: req, Attr: attribute.String("result", "stale_on_error"), V: &k.staleOnError},
+		{Name: req, Attr: attribute.String("result", "bypassed"), V: &k.bypassed},
+		{Name: "aside.middleware.cache.revalidated", Desc: "Handler calls answered 304 that refreshed a stored response.", V: &k.revalidated},
+		{Name: "aside.middleware.cache.stored", Desc: "Responses written to Redis.", V: &k.stored},
+		{Name: "aside.middleware.cache.refreshes", Desc: "Background revalidations run (stale-while-revalidate).", V: &k.refreshes},
+		{Name: "aside.middleware.cache.redis_errors", Desc: "Redis operations that failed or timed out.", V: &k.redisErrors},
 	}
-	insts := map[string]metric.Int64ObservableCounter{}
-	var all []metric.Observable
-	for _, o := range list {
-		if _, ok := insts[o.name]; ok {
-			continue
-		}
-		ctr, err := m.Int64ObservableCounter(o.name, metric.WithDescription(o.desc))
-		if err != nil {
-			return nil, err
-		}
-		insts[o.name] = ctr
-		all = append(all, ctr)
-	}
-	base := attribute.String("aside.middleware.prefix", prefix)
-	opts := make([]metric.ObserveOption, len(list))
-	for i, o := range list {
-		if o.result != "" {
-			opts[i] = metric.WithAttributeSet(attribute.NewSet(base, attribute.String("result", o.result)))
-		} else {
-			opts[i] = metric.WithAttributeSet(attribute.NewSet(base))
-		}
-	}
-	return m.RegisterCallback(func(_ context.Context, ob metric.Observer) error {
-		for i, o := range list {
-			ob.ObserveInt64(insts[o.name], o.v.Load(), opts[i])
-		}
-		return nil
-	}, all...)
+	return otelx.ObserveCounters(m, attribute.String("aside.middleware.prefix", prefix), list)
 }
