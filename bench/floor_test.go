@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"testing"
-
 )
 
 // value1K is the 1 KiB value every "hit" benchmark reads.
@@ -64,4 +63,3 @@ func BenchmarkFloor_GETParallel(b *testing.B) {
 		}
 	})
 }
-

@@ -70,7 +70,7 @@ func New[V any](rdb redis.UniversalClient, opt *Options[V]) (*Cache[V], error) {
 	}
 	c := &Cache[V]{rdb: rdb, opt: o, codec: o.Codec, refreshing: map[string]struct{}{},
 		reads: newReadTable[V](),
-		sem: semaphore.NewWeighted(int64(o.MaxFailOpenLoads))}
+		sem:   semaphore.NewWeighted(int64(o.MaxFailOpenLoads))}
 	switch r := rdb.(type) {
 	case *redis.ClusterClient:
 		c.cluster = true

@@ -103,7 +103,6 @@ type Client struct {
 	metrics metric.Registration
 }
 
-
 // New returns a Client that uses rdb, which it never closes. A nil opt
 // means the defaults.
 func New(rdb RedisClient, opt *Options) (*Client, error) {

@@ -80,4 +80,3 @@ func NewPool(tb testing.TB) *pgxpool.Pool {
 	}
 	return pool
 }
-
