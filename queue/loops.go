@@ -91,72 +91,68 @@ func (w *Worker) flushAcks() bool {
 	return true
 }
 
-// heartbeatLoop extends the deadlines of running deliveries and cancels
-// the handlers of deliveries that were reclaimed meanwhile.
-func (w *Worker) heartbeatLoop() {
+// every calls f each d until background work stops; it runs as one of
+// the worker's background goroutines.
+func (w *Worker) every(d time.Duration, f func()) {
 	defer w.bgDone.Done()
-	t := time.NewTicker(w.opt.HeartbeatInterval)
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-w.bgStop:
 			return
 		case <-t.C:
-		}
-		w.mu.Lock()
-		ms := make([]*Message, 0, len(w.running))
-		for _, e := range w.running {
-			ms = append(ms, e.m)
-		}
-		w.mu.Unlock()
-		if len(ms) == 0 {
-			continue
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-		res, err := w.q.extendBatch(ctx, ms, w.opt.VisibilityTimeout)
-		cancel()
-		if err != nil {
-			w.report(err)
-			continue
-		}
-		for i, ok := range res {
-			if ok {
-				continue
-			}
-			w.mu.Lock()
-			e := w.running[ms[i].Token]
-			w.mu.Unlock()
-			if e != nil {
-				w.stats.lost.Add(1)
-				e.cancel()
-			}
+			f()
 		}
 	}
 }
 
-// reapLoop returns expired deliveries and due delayed messages to the
-// ready list when the fetcher has not done so lately (all handlers busy or
-// Redis unreachable).
-func (w *Worker) reapLoop() {
-	defer w.bgDone.Done()
-	t := time.NewTicker(w.opt.ReapInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-w.bgStop:
-			return
-		case <-t.C:
-		}
-		if time.Since(time.Unix(0, w.lastReap.Load())) < w.opt.ReapInterval {
-			continue
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-		_, err := w.q.fetch(ctx, fetchArgs{reap: true})
-		cancel()
-		if err != nil {
-			w.report(err)
-			continue
-		}
-		w.lastReap.Store(time.Now().UnixNano())
+// heartbeat extends the deadlines of running deliveries and cancels the
+// handlers of deliveries that were reclaimed meanwhile.
+func (w *Worker) heartbeat() {
+	w.mu.Lock()
+	ms := make([]*Message, 0, len(w.running))
+	for _, e := range w.running {
+		ms = append(ms, e.m)
 	}
+	w.mu.Unlock()
+	if len(ms) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	res, err := w.q.extendBatch(ctx, ms, w.opt.VisibilityTimeout)
+	cancel()
+	if err != nil {
+		w.report(err)
+		return
+	}
+	for i, ok := range res {
+		if ok {
+			continue
+		}
+		w.mu.Lock()
+		e := w.running[ms[i].Token]
+		w.mu.Unlock()
+		if e != nil {
+			w.stats.lost.Add(1)
+			e.cancel()
+		}
+	}
+}
+
+// reap returns expired deliveries and due delayed messages to the ready
+// list when the fetcher has not done so lately (all handlers busy or Redis
+// unreachable).
+func (w *Worker) reap() {
+	if time.Since(time.Unix(0, w.lastReap.Load())) < w.opt.ReapInterval {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	_, err := w.q.fetch(ctx, fetchArgs{reap: true})
+	cancel()
+	if err != nil {
+		w.report(err)
+		return
+	}
+	w.lastReap.Store(time.Now().UnixNano())
 }

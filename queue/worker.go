@@ -124,8 +124,8 @@ func (q *Queue) Consume(h Handler, opt *WorkerOptions) (*Worker, error) {
 	w.hctx, w.hcancel = context.WithCancel(context.Background())
 	w.bgDone.Add(2)
 	go w.fetchLoop()
-	go w.heartbeatLoop()
-	go w.reapLoop()
+	go w.every(w.opt.HeartbeatInterval, w.heartbeat)
+	go w.every(w.opt.ReapInterval, w.reap)
 	go w.ackLoop()
 	return w, nil
 }
