@@ -36,8 +36,8 @@ func (w *Worker) returnAcks(acks []*Message) {
 }
 
 func (w *Worker) countAcks(n, stale int) {
-	w.stats.acked.Add(uint64(n - stale))
-	w.stats.stale.Add(uint64(stale))
+	w.stats.acked.Add(int64(n - stale))
+	w.stats.stale.Add(int64(stale))
 	if w.opt.OnError != nil {
 		for range stale {
 			w.opt.OnError(ErrStaleDelivery)

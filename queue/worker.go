@@ -89,7 +89,7 @@ type WorkerStats struct {
 }
 
 type workerCounters struct {
-	handled, failed, retried, dead, acked, stale, lost, errors atomic.Uint64
+	handled, failed, retried, dead, acked, stale, lost, errors atomic.Int64
 }
 
 // Consume starts a worker that runs h for every message of the queue. opt
@@ -134,9 +134,9 @@ func (q *Queue) Consume(h Handler, opt *WorkerOptions) (*Worker, error) {
 func (w *Worker) Stats() WorkerStats {
 	c := &w.stats
 	return WorkerStats{
-		Handled: c.handled.Load(), Failed: c.failed.Load(), Retried: c.retried.Load(),
-		DeadLettered: c.dead.Load(), Acked: c.acked.Load(), Stale: c.stale.Load(),
-		LostLeases: c.lost.Load(), Errors: c.errors.Load(),
+		Handled: uint64(c.handled.Load()), Failed: uint64(c.failed.Load()), Retried: uint64(c.retried.Load()),
+		DeadLettered: uint64(c.dead.Load()), Acked: uint64(c.acked.Load()), Stale: uint64(c.stale.Load()),
+		LostLeases: uint64(c.lost.Load()), Errors: uint64(c.errors.Load()),
 	}
 }
 
