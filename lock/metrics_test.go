@@ -6,11 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aside-go/aside/internal/otelx/otelxtest"
 	"github.com/aside-go/aside/internal/redistest"
 	"github.com/aside-go/aside/lock"
 	"github.com/google/go-cmp/cmp"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 )
 
 func TestClient_Stats_ExportedAsOTelCounters(t *testing.T) {
@@ -46,20 +46,7 @@ func TestClient_Stats_ExportedAsOTelCounters(t *testing.T) {
 	if diff := cmp.Diff(want, c.Stats()); diff != "" {
 		t.Errorf("Stats (-want +got):\n%s", diff)
 	}
-	var rm metricdata.ResourceMetrics
-	if err := reader.Collect(ctx, &rm); err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]int64{}
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			if sum, ok := m.Data.(metricdata.Sum[int64]); ok {
-				for _, dp := range sum.DataPoints {
-					got[m.Name] += dp.Value
-				}
-			}
-		}
-	}
+	got := otelxtest.Sums(t, reader, "")
 	wantOTel := map[string]int64{
 		"aside.lock.obtained": 2, "aside.lock.not_obtained": 1, "aside.lock.released": 1,
 		"aside.lock.lost": 1, "aside.lock.attempts": 3, "aside.lock.retries": 0,

@@ -6,10 +6,10 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/aside-go/aside/internal/otelx/otelxtest"
 	"github.com/aside-go/aside/internal/redistest"
 	"github.com/google/go-cmp/cmp"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 )
 
 func TestCache_Stats(t *testing.T) {
@@ -29,26 +29,7 @@ func TestCache_Stats(t *testing.T) {
 	if diff := cmp.Diff(want, c.Stats()); diff != "" {
 		t.Errorf("Stats (-want +got):\n%s", diff)
 	}
-	var rm metricdata.ResourceMetrics
-	if err := reader.Collect(context.Background(), &rm); err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]int64{}
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			sum, ok := m.Data.(metricdata.Sum[int64])
-			if !ok {
-				continue
-			}
-			for _, dp := range sum.DataPoints {
-				key := m.Name
-				if v, ok := dp.Attributes.Value("result"); ok {
-					key += "/" + v.AsString()
-				}
-				got[key] = dp.Value
-			}
-		}
-	}
+	got := otelxtest.Sums(t, reader, "result")
 	if got["aside.middleware.cache.requests/hit"] != 2 || got["aside.middleware.cache.requests/forwarded"] != 1 ||
 		got["aside.middleware.cache.stored"] != 1 {
 		t.Errorf("OpenTelemetry counters = %v, want 2 hits, 1 forwarded, 1 stored", got)

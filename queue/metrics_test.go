@@ -5,11 +5,11 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/aside-go/aside/internal/otelx/otelxtest"
 	"github.com/aside-go/aside/internal/redistest"
 	"github.com/aside-go/aside/queue"
 	"github.com/google/go-cmp/cmp"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 )
 
 func TestWorker_Stats_ExportedAsOTelCounters(t *testing.T) {
@@ -34,20 +34,7 @@ func TestWorker_Stats_ExportedAsOTelCounters(t *testing.T) {
 	}
 	waitFor(t, "all settled", func() bool { s := w.Stats(); return s.Acked == 2 && s.DeadLettered == 1 })
 
-	var rm metricdata.ResourceMetrics
-	if err := reader.Collect(ctx, &rm); err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]int64{}
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			if sum, ok := m.Data.(metricdata.Sum[int64]); ok {
-				for _, dp := range sum.DataPoints {
-					got[m.Name] += dp.Value
-				}
-			}
-		}
-	}
+	got := otelxtest.Sums(t, reader, "")
 	want := map[string]int64{
 		"aside.queue.handled": 2, "aside.queue.failed": 1, "aside.queue.retried": 0,
 		"aside.queue.dead_lettered": 1, "aside.queue.acked": 2, "aside.queue.stale": 0,
