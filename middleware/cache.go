@@ -23,9 +23,10 @@ import (
 // Shutdown order: stop the HTTP server, call [Cache.Close] (it waits for
 // background revalidations), then close the Redis client.
 type Cache struct {
-	opt CacheOptions
-	st  store
-	now func() time.Time
+	opt   CacheOptions
+	st    store
+	rules storeRules
+	now   func() time.Time
 
 	flights   flightGroup
 	hints     boundedMap[string] // URL hash key -> last Vary names seen
@@ -62,6 +63,7 @@ func NewCache(rdb redis.UniversalClient, opt *CacheOptions) (*Cache, error) {
 	c := &Cache{
 		opt:        o,
 		st:         store{rdb: rdb, prefix: o.Prefix},
+		rules:      storeRules{allowCookies: o.AllowSetCookie, unkeyed: o.UnkeyedHeaders},
 		now:        time.Now,
 		flights:    flightGroup{m: make(map[string]*flight)},
 		refreshing: make(map[string]bool),

@@ -205,9 +205,18 @@ func responseDate(h http.Header) time.Time {
 	return t
 }
 
+// storeRules are the options that decide, beyond RFC 9111, what a shared
+// cache may keep.
+type storeRules struct {
+	allowCookies bool     // store responses with Set-Cookie
+	unkeyed      []string // request fields that forbid storing unless the response varies on them
+}
+
 // storable reports why a response may not be stored by a shared cache
-// (RFC 9111 section 3), or "" when it may.
-func storable(reqHeader http.Header, rd requestDirectives, status int, h http.Header, d directives, p policy, allowCookies bool) string {
+// (RFC 9111 section 3, plus the rules of [CacheOptions]), or "" when it
+// may.
+func storable(reqHeader http.Header, rd requestDirectives, status int, h http.Header, d directives, p policy, rules storeRules) string {
+	vary, _ := normalizeVary(h)
 	switch {
 	case rd.noStore:
 		return "request no-store"
@@ -221,10 +230,23 @@ func storable(reqHeader http.Header, rd requestDirectives, status int, h http.He
 		return "vary *"
 	case reqHeader.Get("Authorization") != "" && !d.has("public") && !d.has("s-maxage") && !d.has("must-revalidate"):
 		return "authorization"
-	case !allowCookies && len(h.Values("Set-Cookie")) > 0:
+	case !rules.allowCookies && len(h.Values("Set-Cookie")) > 0:
 		return "set-cookie"
 	case h.Get("Content-Range") != "":
 		return "partial"
+	}
+	for _, name := range rules.unkeyed {
+		if _, sent := reqHeader[name]; sent && !varyNames(vary, name) {
+			return "unkeyed " + name
+		}
+	}
+	if p.lifetime > 0 && !p.explicit && !d.has("public") && credentialed(reqHeader, vary) {
+		// Heuristic freshness is a guess about a page nobody described;
+		// for a request with credentials it would share a personal page.
+		if p.noCache && p.hasValidator {
+			return ""
+		}
+		return "credentials"
 	}
 	if p.lifetime > 0 {
 		return ""
@@ -236,6 +258,24 @@ func storable(reqHeader http.Header, rd requestDirectives, status int, h http.He
 		return "" // max-age=0 with a validator: kept for revalidation
 	}
 	return "no freshness"
+}
+
+// credentialed reports whether the request carries Cookie or Authorization
+// and the response does not vary on it.
+func credentialed(reqHeader http.Header, vary string) bool {
+	return reqHeader.Get("Cookie") != "" && !varyNames(vary, "Cookie") ||
+		reqHeader.Get("Authorization") != "" && !varyNames(vary, "Authorization")
+}
+
+// varyNames reports whether the normalised Vary spec lists the canonical
+// field name.
+func varyNames(spec, name string) bool {
+	for n := range strings.SplitSeq(spec, ",") {
+		if n == name {
+			return true
+		}
+	}
+	return false
 }
 
 // normalizeVary returns the Vary field of h as a sorted, deduplicated,

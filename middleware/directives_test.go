@@ -118,6 +118,9 @@ func TestStorable(t *testing.T) {
 		{"no-cache with validator", nil, 200, hdr("Cache-Control", "no-cache", "ETag", `"a"`), false, ""},
 		{"max-age=0 with validator", nil, 200, hdr("Cache-Control", "max-age=0", "Last-Modified", "Mon, 01 Jan 2024 00:00:00 GMT"), false, ""},
 		{"max-age=0 without validator", nil, 200, hdr("Cache-Control", "max-age=0"), false, "no freshness"},
+		{"forwarded host", hdr("X-Forwarded-Host", "evil"), 200, hdr("Cache-Control", "max-age=5"), false, "unkeyed X-Forwarded-Host"},
+		{"forwarded host in Vary", hdr("X-Forwarded-Host", "evil"), 200, hdr("Cache-Control", "max-age=5", "Vary", "x-forwarded-host"), false, ""},
+		{"method override", hdr("X-HTTP-Method-Override", "DELETE"), 200, hdr("Cache-Control", "max-age=5"), false, "unkeyed X-Http-Method-Override"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.req == nil {
@@ -125,7 +128,36 @@ func TestStorable(t *testing.T) {
 			}
 			d := parseDirectives(tc.h)
 			p := responsePolicy(tc.status, tc.h, d, 0)
-			if got := storable(tc.req, parseRequest(tc.req), tc.status, tc.h, d, p, tc.cookie); got != tc.want {
+			if got := storable(tc.req, parseRequest(tc.req), tc.status, tc.h, d, p, storeRules{allowCookies: tc.cookie, unkeyed: DefaultUnkeyedHeaders}); got != tc.want {
+				t.Errorf("storable = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestStorable_heuristicCredentials: a default TTL never makes a response
+// to a request with credentials shareable, unless the response says public
+// or varies on the credential.
+func TestStorable_heuristicCredentials(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		req  http.Header
+		h    http.Header
+		want string
+	}{
+		{"anonymous", http.Header{}, http.Header{}, ""},
+		{"cookie", hdr("Cookie", "s=1"), http.Header{}, "credentials"},
+		{"authorization (RFC 9111 section 3.5)", hdr("Authorization", "Bearer x"), http.Header{}, "authorization"},
+		{"authorization, must-revalidate", hdr("Authorization", "Bearer x"), hdr("Cache-Control", "must-revalidate"), "credentials"},
+		{"cookie, public", hdr("Cookie", "s=1"), hdr("Cache-Control", "public"), ""},
+		{"cookie, Vary: Cookie", hdr("Cookie", "s=1"), hdr("Vary", "Cookie"), ""},
+		{"cookie, explicit max-age", hdr("Cookie", "s=1"), hdr("Cache-Control", "max-age=5"), ""},
+		{"cookie, no-cache with validator", hdr("Cookie", "s=1"), hdr("Cache-Control", "no-cache", "ETag", `"e"`), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := parseDirectives(tc.h)
+			p := responsePolicy(200, tc.h, d, time.Minute)
+			if got := storable(tc.req, parseRequest(tc.req), 200, tc.h, d, p, storeRules{}); got != tc.want {
 				t.Errorf("storable = %q, want %q", got, tc.want)
 			}
 		})

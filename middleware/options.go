@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log"
 	"net/http"
+	"net/textproto"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
@@ -30,8 +32,21 @@ type CacheOptions struct {
 	// DefaultTTL is the freshness lifetime given to responses that carry no
 	// explicit one (no s-maxage, max-age or Expires) but have a status that
 	// is cacheable by default (200, 203, 204, 300, 301, 308, 404, 405, 410,
-	// 414, 501) or say "public". If zero, such responses are not stored.
+	// 414, 501) or say "public". It is never given to a response to a
+	// request carrying Cookie or Authorization (unless the response says
+	// "public" or varies on that field): such a page may be personal, and
+	// only its handler can say it is not. If zero, such responses are not
+	// stored.
 	DefaultTTL time.Duration
+
+	// UnkeyedHeaders lists request fields that a handler may reflect in its
+	// response (absolute links, redirects) although they are not part of
+	// the cache key: a response to a request carrying one of them is not
+	// stored unless the response varies on it (Vary), so a stranger's
+	// X-Forwarded-Host cannot poison the page everyone gets. If nil,
+	// [DefaultUnkeyedHeaders]; set an empty, non-nil slice to store regardless (only when a proxy in front of the
+	// cache overwrites these fields).
+	UnkeyedHeaders []string
 
 	// StaleKeep is how long a response with a validator (ETag or
 	// Last-Modified) stays stored after it goes stale, so the handler can
@@ -109,6 +124,15 @@ const (
 	backgroundKeySpace = "bg"
 )
 
+// DefaultUnkeyedHeaders are the request fields that, by default, keep a
+// response out of the cache unless it varies on them (see
+// [CacheOptions.UnkeyedHeaders]): fields proxies and frameworks use to
+// override the host, scheme, URL or method a handler sees.
+var DefaultUnkeyedHeaders = []string{
+	"X-Forwarded-Host", "X-Forwarded-Scheme", "X-Original-Url", "X-Rewrite-Url",
+	"X-Http-Method-Override", "X-Http-Method", "X-Method-Override", "X-Host",
+}
+
 // ErrInvalidOptions is returned by [NewCache] and [NewIdempotency] for
 // options that cannot work.
 var ErrInvalidOptions = errors.New("middleware: invalid options")
@@ -141,6 +165,17 @@ func (o CacheOptions) withDefaults() (CacheOptions, error) {
 	if o.MaxBodySize == 0 {
 		o.MaxBodySize = defaultMaxBody
 	}
+	if o.UnkeyedHeaders == nil {
+		o.UnkeyedHeaders = DefaultUnkeyedHeaders
+	}
+	unkeyed := make([]string, 0, len(o.UnkeyedHeaders))
+	for _, n := range o.UnkeyedHeaders {
+		if n == "" || strings.ContainsAny(n, " \t\r\n:") {
+			return o, fmt.Errorf("%w: UnkeyedHeaders has invalid field name %q", ErrInvalidOptions, n)
+		}
+		unkeyed = append(unkeyed, textproto.CanonicalMIMEHeaderKey(n))
+	}
+	o.UnkeyedHeaders = unkeyed
 	if o.TagHeader == "" {
 		o.TagHeader = defaultTagHeader
 	}

@@ -93,6 +93,84 @@ var rules = []rule{
 		steps:   []step{{wantCS: "fwd=uri-miss; fwd-status=200; stored", wantCalls: 1}, {wantCalls: 1, wantCS: "hit; ttl=60"}},
 	},
 	{
+		// A page without Cache-Control, personalised by Cookie: the default
+		// TTL must not share it with an anonymous client.
+		name: "DefaultTTL is not given to a request with Cookie",
+		opt:  &CacheOptions{DefaultTTL: time.Minute},
+		respond: func(w http.ResponseWriter, r *http.Request, call int32) {
+			fmt.Fprintf(w, "page for %q", r.Header.Get("Cookie"))
+		},
+		steps: []step{
+			{header: hdr("Cookie", "session=alice"), wantCS: "fwd=uri-miss; fwd-status=200", wantCalls: 1, wantBody: body(`page for "session=alice"`)},
+			{wantCS: "fwd=uri-miss; fwd-status=200; stored", wantCalls: 2, wantBody: body(`page for ""`)},
+			{header: hdr("Cookie", "session=alice"), wantCS: "hit; ttl=60", wantCalls: 2, wantBody: body(`page for ""`)},
+		},
+	},
+	{
+		name:    "DefaultTTL is not given to a request with Authorization",
+		opt:     &CacheOptions{DefaultTTL: time.Minute},
+		respond: fixed(),
+		steps: []step{
+			{header: hdr("Authorization", "Bearer alice"), wantCS: "fwd=uri-miss; fwd-status=200", wantCalls: 1},
+			{wantCalls: 2, wantBody: body("v2")},
+		},
+	},
+	{
+		name:    "DefaultTTL with Cookie: public or Vary: Cookie make it shareable",
+		opt:     &CacheOptions{DefaultTTL: time.Minute},
+		respond: fixed("Vary", "Cookie"),
+		steps: []step{
+			{header: hdr("Cookie", "a=1"), wantCS: "fwd=uri-miss; fwd-status=200; stored", wantCalls: 1},
+			{header: hdr("Cookie", "a=1"), wantCS: "hit; ttl=60", wantCalls: 1, wantBody: body("v1")},
+			{header: hdr("Cookie", "a=2"), wantCalls: 2, wantBody: body("v2")},
+		},
+	},
+	{
+		// A handler that builds links from X-Forwarded-Host: an attacker's
+		// value must not become everyone's page.
+		name: "X-Forwarded-Host not in the key: not stored",
+		respond: func(w http.ResponseWriter, r *http.Request, call int32) {
+			w.Header().Set("Cache-Control", "max-age=60")
+			host := r.Header.Get("X-Forwarded-Host")
+			if host == "" {
+				host = "example.com"
+			}
+			fmt.Fprintf(w, "<script src=//%s/app.js>", host)
+		},
+		steps: []step{
+			{header: hdr("X-Forwarded-Host", "evil.test"), wantCS: "fwd=uri-miss; fwd-status=200", wantCalls: 1, wantBody: body("<script src=//evil.test/app.js>")},
+			{wantCS: "fwd=uri-miss; fwd-status=200; stored", wantCalls: 2, wantBody: body("<script src=//example.com/app.js>")},
+			{header: hdr("X-Original-URL", "/admin"), wantCS: "hit; ttl=60", wantCalls: 2, wantBody: body("<script src=//example.com/app.js>")},
+		},
+	},
+	{
+		name:    "unkeyed field named by Vary: stored per value",
+		respond: fixed("Cache-Control", "max-age=60", "Vary", "X-Forwarded-Host"),
+		steps: []step{
+			{header: hdr("X-Forwarded-Host", "a.test"), wantCS: "fwd=uri-miss; fwd-status=200; stored", wantCalls: 1},
+			{header: hdr("X-Forwarded-Host", "a.test"), wantCS: "hit; ttl=60", wantCalls: 1},
+			{wantCalls: 2, wantBody: body("v2")},
+		},
+	},
+	{
+		name:    "UnkeyedHeaders empty: stored regardless",
+		opt:     &CacheOptions{UnkeyedHeaders: []string{}},
+		respond: fixed("Cache-Control", "max-age=60"),
+		steps: []step{
+			{header: hdr("X-Forwarded-Host", "a.test"), wantCS: "fwd=uri-miss; fwd-status=200; stored", wantCalls: 1},
+			{wantCS: "hit; ttl=60", wantCalls: 1},
+		},
+	},
+	{
+		name:    "UnkeyedHeaders custom list",
+		opt:     &CacheOptions{UnkeyedHeaders: []string{"x-tenant"}},
+		respond: fixed("Cache-Control", "max-age=60"),
+		steps: []step{
+			{header: hdr("X-Tenant", "a"), wantCS: "fwd=uri-miss; fwd-status=200", wantCalls: 1},
+			{header: hdr("X-Forwarded-Host", "a.test"), wantCS: "fwd=uri-miss; fwd-status=200; stored", wantCalls: 2},
+		},
+	},
+	{
 		name:    "malformed max-age is stale, not fresh",
 		respond: fixed("Cache-Control", "max-age=soon"),
 		steps:   []step{{wantCalls: 1}, {wantCalls: 2}},

@@ -141,7 +141,7 @@ func (x *exchange) tryServe(e *entry) bool {
 	ttl := p.lifetime - age
 	fresh := !p.noCache && ttl > 0
 	switch {
-	case x.rd.noCache, x.rd.hasMaxAge && age > x.rd.maxAge, fresh && x.rd.minFresh > 0 && ttl < x.rd.minFresh:
+	case x.refusedByRequest(age, ttl, fresh):
 		x.fwd = "request"
 	case p.noCache:
 		x.fwd = "stale"
@@ -165,6 +165,37 @@ func (x *exchange) tryServe(e *entry) bool {
 	}
 	x.stale = e
 	return false
+}
+
+// refusedByRequest reports whether the request's own directives (no-cache,
+// max-age, min-fresh) forbid serving a stored response of this age and
+// remaining freshness without asking the handler.
+func (x *exchange) refusedByRequest(age, ttl time.Duration, fresh bool) bool {
+	return x.rd.noCache || x.rd.hasMaxAge && age > x.rd.maxAge || fresh && x.rd.minFresh > 0 && ttl < x.rd.minFresh
+}
+
+// shareable reports whether e, which another request has just fetched or
+// stored, may be served to this request as it is: only when it selects the
+// same variant and would be served as a fresh hit (RFC 9111 section 4),
+// never when it must be revalidated first (no-cache, max-age=0 with
+// must-revalidate) or the request's directives refuse it. When it may
+// not, e is kept for a conditional request if it has a validator, so the
+// handler decides (it may answer 304 if e is right for this request too).
+func (x *exchange) shareable(e *entry) (time.Duration, bool) {
+	if varyValues(e.vary, x.r.Header) != e.varyVals {
+		return 0, false
+	}
+	age := e.age(x.c.now())
+	p := e.policy(x.c.opt.DefaultTTL)
+	ttl := p.lifetime - age
+	fresh := !p.noCache && ttl > 0
+	if fresh && !x.refusedByRequest(age, ttl, fresh) {
+		return age, true
+	}
+	if p.hasValidator && !x.rd.noCache {
+		x.stale, x.fwd = e, "stale"
+	}
+	return 0, false
 }
 
 func keepIf(ok bool, d time.Duration) time.Duration {
@@ -257,10 +288,12 @@ func (x *exchange) forward() {
 		case <-x.r.Context().Done():
 			return
 		}
-		if e := f.res; e != nil && varyValues(e.vary, x.r.Header) == e.varyVals {
-			c.ctr.collapsed.Add(1)
-			x.serve(e, e.age(c.now()), "fwd="+x.fwd+"; collapsed")
-			return
+		if e := f.res; e != nil {
+			if age, ok := x.shareable(e); ok {
+				c.ctr.collapsed.Add(1)
+				x.serve(e, age, "fwd="+x.fwd+"; collapsed")
+				return
+			}
 		}
 		x.fill(nil)
 		return
@@ -308,9 +341,9 @@ func (x *exchange) leaderFill() *entry {
 			return x.fill(nil)
 		}
 		if e != nil {
-			if p := e.policy(c.opt.DefaultTTL); !p.noCache && e.age(c.now()) < p.lifetime {
+			if age, ok := x.shareable(e); ok {
 				c.ctr.collapsed.Add(1)
-				x.serve(e, e.age(c.now()), "fwd="+x.fwd+"; collapsed")
+				x.serve(e, age, "fwd="+x.fwd+"; collapsed")
 				return e
 			}
 		}
@@ -427,7 +460,7 @@ func (x *exchange) run() (o outcome) {
 		d := parseDirectives(h)
 		p := responsePolicy(status, h, d, c.opt.DefaultTTL)
 		o.storable = x.r.Method == http.MethodGet &&
-			storable(x.r.Header, x.rd, status, h, d, p, c.opt.AllowSetCookie) == "" &&
+			storable(x.r.Header, x.rd, status, h, d, p, c.rules) == "" &&
 			retention(p, c.opt.StaleKeep) > 0
 		ownStatus = slices.Clone(h.Values("Cache-Status"))
 		params := "fwd=" + x.fwd + "; fwd-status=" + strconv.Itoa(status)
@@ -489,7 +522,7 @@ func (x *exchange) save(e *entry, tags []string) bool {
 	p := e.policy(c.opt.DefaultTTL)
 	keep := retention(p, c.opt.StaleKeep)
 	d := parseDirectives(e.header)
-	if keep <= 0 || storable(x.r.Header, x.rd, e.status, e.header, d, p, c.opt.AllowSetCookie) != "" {
+	if keep <= 0 || storable(x.r.Header, x.rd, e.status, e.header, d, p, c.rules) != "" {
 		return false
 	}
 	ctx, cancel := c.detachedCtx(x.r)
