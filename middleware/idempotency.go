@@ -35,8 +35,19 @@ type IdempotencyOptions struct {
 
 	// Client returns who sent the request (a user or API-key ID from your
 	// authentication); keys are scoped per client, so one client cannot
-	// replay another's response. If nil, all clients share one scope.
+	// replay another's response. If nil, the client is the request's
+	// Authorization field, else the value of the cookie named
+	// SessionCookie (each only as part of a hash). A guarded request
+	// with an Idempotency-Key whose client is "" (nobody signed in) gets
+	// 400 rather than a scope shared with strangers; return a constant to
+	// share one scope among all clients, which is safe only when keys are
+	// unguessable secrets.
 	Client func(r *http.Request) string
+
+	// SessionCookie names the cookie that identifies a client when
+	// Client is nil and the request has no Authorization field. If empty,
+	// cookies identify nobody.
+	SessionCookie string
 
 	// Route returns the operation the request addresses; keys are scoped per
 	// route. If nil, the method and r.URL.Path.
@@ -86,8 +97,10 @@ type IdempotencyOptions struct {
 
 // Idempotency is a middleware that makes retries of unsafe requests safe
 // following the IETF httpapi Idempotency-Key draft: the first request with
-// a key runs and its response is stored; a retry with the same key and
-// payload gets the stored response (with "Idempotent-Replayed: true"); a
+// a key runs and its response is stored, without its Set-Cookie fields; a
+// retry by the same client (see [IdempotencyOptions.Client]) with the same
+// key and payload gets the stored response (with "Idempotent-Replayed:
+// true"); a
 // retry while the first still runs gets 409; the same key with another
 // payload gets 422; a missing key where required gets 400. Errors are
 // application/problem+json. It is safe for concurrent use; make one with
@@ -216,9 +229,15 @@ func (m *Idempotency) serve(w http.ResponseWriter, r *http.Request, next http.Ha
 			fmt.Sprintf("Requests with an Idempotency-Key may carry at most %d bytes.", m.opt.MaxBodySize))
 		return
 	}
+	client := m.client(r)
+	if client == "" {
+		m.problem(w, http.StatusBadRequest, "Idempotency-Key needs an identified client",
+			"Idempotency-Keys are kept per client; this request does not say who sent it (no credentials).")
+		return
+	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	fp := m.fingerprint(r, body)
-	rec := m.recordKey(r, key)
+	rec := m.recordKey(r, client, key)
 	token := newToken()
 
 	ctx, cancel := context.WithTimeout(r.Context(), m.opt.OpTimeout)
@@ -252,6 +271,7 @@ func (m *Idempotency) serve(w http.ResponseWriter, r *http.Request, next http.Ha
 		for k, v := range e.header {
 			h[k] = slices.Clone(v)
 		}
+		h.Del("Set-Cookie") // never stored since; also not from older records
 		h.Set("Idempotent-Replayed", "true")
 		if bodyAllowed(e.status) {
 			h.Set("Content-Length", strconv.Itoa(len(e.body)))
@@ -295,7 +315,7 @@ func (m *Idempotency) run(w http.ResponseWriter, r *http.Request, next http.Hand
 		defer cancel()
 		if keep {
 			h := rw.header.Clone()
-			stripForStorage(h, true)
+			stripForStorage(h, false) // a replay never hands out the first response's cookies
 			e := &entry{status: rw.status, header: h, body: rw.body, reqTime: respTime, respTime: respTime}
 			if !rw.bodyComplete() {
 				// The operation ran, so the key must not run it again, but
@@ -346,12 +366,26 @@ func (m *Idempotency) fingerprint(r *http.Request, body []byte) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// recordKey is the Redis key of key, scoped by client and route.
-func (m *Idempotency) recordKey(r *http.Request, key string) string {
-	client, route := "", r.Method+" "+r.URL.Path
+// client returns who sent r, or "" when nobody can be told apart.
+func (m *Idempotency) client(r *http.Request) string {
 	if m.opt.Client != nil {
-		client = m.opt.Client(r)
+		return m.opt.Client(r)
 	}
+	if a := r.Header.Get("Authorization"); a != "" {
+		return "authorization\x00" + a
+	}
+	if m.opt.SessionCookie != "" {
+		if c, err := r.Cookie(m.opt.SessionCookie); err == nil && c.Value != "" {
+			return "cookie\x00" + c.Value
+		}
+	}
+	return ""
+}
+
+// recordKey is the Redis key of key, scoped by client and route. Only a
+// hash of the three reaches Redis.
+func (m *Idempotency) recordKey(r *http.Request, client, key string) string {
+	route := r.Method + " " + r.URL.Path
 	if m.opt.Route != nil {
 		route = m.opt.Route(r)
 	}

@@ -23,6 +23,7 @@ func post(tb testing.TB, url, key, body string, extra ...string) (*http.Response
 	if key != "" {
 		req.Header.Set("Idempotency-Key", key)
 	}
+	req.Header.Set("Authorization", "Bearer alice")
 	for i := 0; i+1 < len(extra); i += 2 {
 		req.Header.Set(extra[i], extra[i+1])
 	}
@@ -176,6 +177,7 @@ func TestIdempotency_Handler(t *testing.T) {
 			// error and retries. The retry must run the handler again.
 			req, _ := http.NewRequest(http.MethodPost, srv.URL+"/x", strings.NewReader("b"))
 			req.Header.Set("Idempotency-Key", "k-5")
+			req.Header.Set("Authorization", "Bearer alice")
 			if resp, err := http.DefaultClient.Do(req); err == nil {
 				resp.Body.Close()
 				if calls.Load() != 3 {
@@ -206,6 +208,55 @@ func TestIdempotency_Handler(t *testing.T) {
 			}
 			if p := problemOf(t, resp, got); p.Title != "Response not kept for replay" {
 				t.Errorf("retry body: %q", got)
+			}
+		})
+		t.Run("scoped per principal by default, no Set-Cookie replayed", func(t *testing.T) {
+			t.Parallel()
+			m := newIdem(t, rdb, IdempotencyOptions{SessionCookie: "sid"})
+			var calls atomic.Int32
+			srv := startServer(t, m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				who := r.Header.Get("Authorization")
+				if c, err := r.Cookie("sid"); err == nil {
+					who = "sid " + c.Value
+				}
+				http.SetCookie(w, &http.Cookie{Name: "session", Value: "secret of " + who})
+				w.WriteHeader(http.StatusCreated)
+				fmt.Fprintf(w, "order %d of %s", calls.Add(1), who)
+			})))
+			resp, a := post(t, srv.URL+"/orders", "k-7", "1 car")
+			if resp.StatusCode != 201 || a != "order 1 of Bearer alice" || len(resp.Cookies()) != 1 {
+				t.Fatalf("alice: %d %q, cookies %v", resp.StatusCode, a, resp.Cookies())
+			}
+			// Bob replays Alice's key and body: his own run, not her order.
+			resp, b := post(t, srv.URL+"/orders", "k-7", "1 car", "Authorization", "Bearer bob")
+			if b != "order 2 of Bearer bob" || resp.Header.Get("Idempotent-Replayed") != "" {
+				t.Errorf("bob with alice's key: %q (replayed %q), want his own run", b, resp.Header.Get("Idempotent-Replayed"))
+			}
+			// Alice's retry is replayed, without the cookie of her first run.
+			resp, a2 := post(t, srv.URL+"/orders", "k-7", "1 car")
+			if a2 != a || resp.Header.Get("Idempotent-Replayed") != "true" {
+				t.Errorf("alice's retry: %q (replayed %q), want %q replayed", a2, resp.Header.Get("Idempotent-Replayed"), a)
+			}
+			if c := resp.Header.Values("Set-Cookie"); len(c) != 0 {
+				t.Errorf("replay carries Set-Cookie %q", c)
+			}
+			// Without Authorization, the session cookie scopes the key.
+			_, c1 := post(t, srv.URL+"/orders", "k-7", "1 car", "Authorization", "", "Cookie", "sid=c1")
+			_, c2 := post(t, srv.URL+"/orders", "k-7", "1 car", "Authorization", "", "Cookie", "sid=c2")
+			_, c1again := post(t, srv.URL+"/orders", "k-7", "1 car", "Authorization", "", "Cookie", "sid=c1")
+			if c1 != "order 3 of sid c1" || c2 != "order 4 of sid c2" || c1again != c1 {
+				t.Errorf("by cookie: %q, %q, %q again; want two runs and a replay", c1, c2, c1again)
+			}
+			// Nobody signed in: refused, not a scope shared with strangers.
+			resp, got := post(t, srv.URL+"/orders", "k-7", "1 car", "Authorization", "", "Cookie", "other=1")
+			if resp.StatusCode != http.StatusBadRequest {
+				t.Errorf("anonymous: %d %q, want 400", resp.StatusCode, got)
+			}
+			if p := problemOf(t, resp, got); p.Title != "Idempotency-Key needs an identified client" {
+				t.Errorf("anonymous: title %q", p.Title)
+			}
+			if calls.Load() != 4 {
+				t.Errorf("handler calls = %d, want 4", calls.Load())
 			}
 		})
 		t.Run("other methods pass through", func(t *testing.T) {

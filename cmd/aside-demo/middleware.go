@@ -132,6 +132,7 @@ func demoMiddleware(ctx context.Context, env *demoEnv) error {
 		if key != "" {
 			req.Header.Set("Idempotency-Key", key)
 		}
+		req.Header.Set("Authorization", "Bearer demo-user") // keys are kept per client
 		resp, err := client.Do(req)
 		if err != nil {
 			return nil, "", err
