@@ -13,6 +13,15 @@ var (
 	// ctx.Err().
 	ErrNotObtained = errors.New("lock: not obtained")
 
+	// ErrUnavailable is returned by [Client.Obtain], [Client.TryObtain],
+	// [Client.Do], [Semaphore.Acquire] and [Semaphore.TryAcquire] when
+	// Redis gave no answer (a network error or no reply within
+	// [Options.OpTimeout]) for OpTimeout, so whether the lock is free is
+	// unknown. The error from Redis is wrapped too. It never matches
+	// [ErrNotObtained]: "held by someone else" and "Redis down" are told
+	// apart.
+	ErrUnavailable = errors.New("lock: redis unavailable")
+
 	// ErrNotHeld is returned by [Lock.Refresh] and [Lock.TTL] on a lock that
 	// its holder already released. It is also the cause
 	// ([context.Cause]) of [Lock.Context] after [Lock.Release].

@@ -8,11 +8,5 @@ var (
 
 // Waiting returns how many callers of c are queued waiting for a wake-up.
 func (c *Client) Waiting() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := 0
-	for _, q := range c.queues {
-		n += len(q.waiters)
-	}
-	return n
+	return c.hub.Waiting()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/aside-go/aside/internal/script"
 	"strconv"
 )
 
@@ -21,7 +22,7 @@ func (c *Client) SetFenced(ctx context.Context, key, value string, fence int64) 
 	if fence < 1 {
 		return fmt.Errorf("lock: fence %d: fences start at 1", fence)
 	}
-	n, err := luaSetFenced.Run(ctx, c.rdb, []string{key}, value, strconv.FormatInt(fence, 10)).Int64()
+	n, err := script.FenceSet.Run(ctx, c.rdb, []string{key}, value, strconv.FormatInt(fence, 10)).Int64()
 	if err != nil {
 		return fmt.Errorf("lock: set fenced %q: %w", key, err)
 	}
@@ -34,7 +35,7 @@ func (c *Client) SetFenced(ctx context.Context, key, value string, fence int64) 
 // GetFenced reads a resource written by [Client.SetFenced]: its value and
 // the fence of the write that stored it. A missing key gives "", 0, nil.
 func (c *Client) GetFenced(ctx context.Context, key string) (value string, fence int64, err error) {
-	res, err := luaGetFenced.Run(ctx, c.rdb, []string{key}).Slice()
+	res, err := script.FenceGet.Run(ctx, c.rdb, []string{key}).Slice()
 	if err != nil {
 		return "", 0, fmt.Errorf("lock: get fenced %q: %w", key, err)
 	}

@@ -77,15 +77,25 @@ func (l *Lock) Fence() int64 { return l.fence }
 // Context returns a context that is canceled as soon as the lock is lost,
 // cannot be confirmed before its lease would end, or is released. Its
 // [context.Cause] is then an error matching [ErrLost], or [ErrNotHeld]
-// after Release. It carries the values of the context given to Obtain but
-// not its cancellation. Run the work protected by the lock under it, so
-// that work stops instead of running unprotected.
+// after Release. Its Deadline is the end of the lease as the holder counts
+// it (a little before Redis does), moved forward by every renewal, so a
+// database driver given a context derived from it cuts a write at the
+// lease's end by itself. It carries the values of the context given to
+// Obtain but not its cancellation. Run the work protected by the lock
+// under it, so that work stops instead of running unprotected.
+//
+// The context is made on the first call; if the lease has already ended
+// by then, it is returned canceled. Every call returns the same context.
 func (l *Lock) Context() context.Context {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.ctx == nil {
-		l.ctx, l.cancel = context.WithCancelCause(context.WithoutCancel(l.parent))
+		ctx, cancel := context.WithCancelCause(context.WithoutCancel(l.parent))
+		l.ctx, l.cancel = &leaseContext{Context: ctx, l: l}, cancel
 		l.parent = nil
+		if l.state == held && !time.Now().Before(l.validUntil) {
+			l.loseLocked(errUnconfirmed)
+		}
 		switch l.state {
 		case lost:
 			l.cancel(l.lostErr)
@@ -96,6 +106,18 @@ func (l *Lock) Context() context.Context {
 		}
 	}
 	return l.ctx
+}
+
+// leaseContext is a Lock's context: its deadline is the lease's end.
+type leaseContext struct {
+	context.Context
+	l *Lock
+}
+
+func (c *leaseContext) Deadline() (time.Time, bool) {
+	c.l.mu.Lock()
+	defer c.l.mu.Unlock()
+	return c.l.validUntil, true
 }
 
 // TTL returns how long the lease still runs according to Redis. It returns
@@ -235,6 +257,8 @@ func (l *Lock) loseLocked(cause error) {
 	l.c.stats.lost.Add(1)
 	if l.cancel != nil {
 		l.cancel(cause)
+	}
+	if l.expiry != nil {
 		l.expiry.Stop()
 	}
 	if l.wdCancel != nil {

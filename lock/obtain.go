@@ -2,12 +2,12 @@ package lock
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	"github.com/aside-go/aside/internal/lease"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -15,8 +15,10 @@ import (
 // has it, until it is released or its lease ends or ctx ends. Waiters are
 // woken by the holder's release, not by polling (see the package
 // documentation). If ctx ends first, Obtain returns [ErrNotObtained]
-// joined with ctx.Err(). A Redis error is retried with backoff until ctx
-// ends, except an error reply such as WRONGTYPE, which is returned.
+// joined with ctx.Err(). A Redis error is retried with backoff; once Redis
+// has given no answer for [Options.OpTimeout], Obtain returns
+// [ErrUnavailable] (also when ctx ends while Redis fails). An error reply
+// such as WRONGTYPE is returned at once.
 //
 // The lease is not renewed unless [WithWatchdog](true) is given; either
 // way, [Lock.Context] is canceled when the lease ends or is lost. Locks
@@ -38,15 +40,16 @@ func (c *Client) obtain(ctx context.Context, t *target, ttl time.Duration, wait 
 	}
 	// One token for every attempt: the obtain script treats a token that
 	// already holds the lock as obtained, so a retried call is safe.
-	token := rand.Text()
+	token := lease.Token()
 	var (
-		w         *waiter
+		w         *lease.Waiter
 		obtained  bool
 		timer     *time.Timer
 		lastErr   error
-		backoff   = 10 * time.Millisecond
-		polls     int  // attempts while no watcher could be started
-		uncertain bool // the last attempt failed without an answer
+		backoff   lease.Backoff
+		polls     int       // attempts while no watcher could be started
+		failing   time.Time // when Redis began to give no answer
+		uncertain bool      // the last attempt failed without an answer
 	)
 	defer func() {
 		if errors.Is(err, ErrNotObtained) {
@@ -66,10 +69,12 @@ func (c *Client) obtain(ctx context.Context, t *target, ttl time.Duration, wait 
 	}()
 	for {
 		if err := ctx.Err(); err != nil {
-			return nil, errors.Join(ErrNotObtained, lastErr, err)
+			return nil, c.gaveUp(lastErr, err)
 		}
 		sent := time.Now()
-		fence, left, ok, err := c.try(ctx, t, token, ttl)
+		actx, cancel := context.WithTimeout(ctx, c.opTimeout)
+		fence, left, ok, err := c.try(actx, t, token, ttl)
+		cancel()
 		if ok {
 			obtained = true
 			c.stats.obtained.Add(1)
@@ -80,24 +85,30 @@ func (c *Client) obtain(ctx context.Context, t *target, ttl time.Duration, wait 
 		switch {
 		case err != nil && ctx.Err() != nil:
 			return nil, errors.Join(ErrNotObtained, ctx.Err())
-		case err != nil && (!wait || permanent(err)):
+		case err != nil && permanent(err):
 			return nil, fmt.Errorf("lock: obtain %q: %w", t.name, err)
 		case err != nil:
+			if failing.IsZero() {
+				failing = sent
+			}
+			if !wait || time.Since(failing) >= c.opTimeout {
+				return nil, fmt.Errorf("%w: obtain %q: %w", ErrUnavailable, t.name, err)
+			}
 			lastErr = err
-			delay = jitter(backoff)
-			backoff = min(2*backoff, time.Second)
+			delay = backoff.Next()
 		case !wait:
 			return nil, ErrNotObtained
 		default:
 			lastErr = nil
-			backoff = 10 * time.Millisecond
+			failing = time.Time{}
+			backoff.Reset()
 			delay = fallbackDelay(left)
 		}
 		polled := false
 		if w == nil {
 			w = c.join(t)
 		}
-		if err == nil && !c.watched(t) {
+		if err == nil && !c.hub.Watched(w) {
 			delay = pollDelay(polls, left)
 			polls++
 			polled = true
@@ -109,8 +120,8 @@ func (c *Client) obtain(ctx context.Context, t *target, ttl time.Duration, wait 
 		}
 		select {
 		case <-ctx.Done():
-			return nil, errors.Join(ErrNotObtained, lastErr, ctx.Err())
-		case <-w.ch:
+			return nil, c.gaveUp(lastErr, ctx.Err())
+		case <-w.Woken():
 			c.stats.woken.Add(1)
 		case <-timer.C:
 			switch {
@@ -123,21 +134,19 @@ func (c *Client) obtain(ctx context.Context, t *target, ttl time.Duration, wait 
 	}
 }
 
+// gaveUp is the error of an obtaining call whose ctx ended: ErrNotObtained,
+// or ErrUnavailable when the last attempt got no answer from Redis.
+func (c *Client) gaveUp(lastErr, ctxErr error) error {
+	if lastErr != nil {
+		return errors.Join(ErrUnavailable, lastErr, ctxErr)
+	}
+	return errors.Join(ErrNotObtained, ctxErr)
+}
+
 // abandon deletes, in the background, a hold that an unanswered attempt
 // may have taken with token.
 func (c *Client) abandon(t *target, token string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return
-	}
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_, _ = c.release(ctx, t, token)
-	}()
+	c.background(func(ctx context.Context) { _, _ = c.release(ctx, t, token) })
 }
 
 // permanent reports whether err is an error reply that retrying cannot

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aside-go/aside/internal/lease"
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/metric"
 )
@@ -37,6 +38,13 @@ type Options struct {
 	// up. If zero, a quarter of rdb's PoolSize when rdb is a *redis.Client
 	// or *redis.ClusterClient (at least 1), else 4.
 	MaxBlocking int
+
+	// OpTimeout bounds each attempt to obtain (one script call). An
+	// obtaining call retries failed attempts with backoff, and returns
+	// [ErrUnavailable] once Redis has given no answer for OpTimeout. For the
+	// bound to cut a read that hangs, rdb needs ContextTimeoutEnabled
+	// (go-redis otherwise waits for its ReadTimeout). If zero, 1 second.
+	OpTimeout time.Duration
 
 	// MeterProvider receives the Client's OpenTelemetry counters
 	// (aside.lock.*). If nil, the global provider (otel.GetMeterProvider).
@@ -87,20 +95,40 @@ func applyOptions(watchdogDefault bool, opts []Option) callOptions {
 // wait for the same key share one blocked Redis connection. The zero
 // value is not usable.
 type Client struct {
-	rdb    RedisClient
-	prefix string
+	rdb       RedisClient
+	prefix    string
+	hub       *lease.Hub // wake-one waiting, one watcher per key waited on
+	opTimeout time.Duration
 
-	bg          context.Context // canceled by Close; parent of every wake watcher
-	stop        context.CancelFunc
-	maxBlocking int
-	wg          sync.WaitGroup // wake watchers and wake-up hand-backs
-	mu          sync.Mutex     // guards queues, watchers and closed
-	queues      map[string]*waitQueue
-	watchers    int // running watch goroutines
-	closed      bool
+	wg     sync.WaitGroup // background clean-ups (abandon)
+	mu     sync.Mutex     // guards closed and wg.Add
+	closed bool
 
 	stats   counters
 	metrics metric.Registration
+}
+
+// background runs f on a context of its own (bounded by
+// lease.PassOnTimeout), tracked by Close; after Close it runs before
+// background returns.
+func (c *Client) background(f func(ctx context.Context)) {
+	run := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), lease.PassOnTimeout)
+		defer cancel()
+		f(ctx)
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		run()
+		return
+	}
+	c.wg.Add(1)
+	c.mu.Unlock()
+	go func() {
+		defer c.wg.Done()
+		run()
+	}()
 }
 
 // New returns a Client that uses rdb, which it never closes. A nil opt
@@ -125,18 +153,20 @@ func New(rdb RedisClient, opt *Options) (*Client, error) {
 	if o.MaxBlocking == 0 {
 		o.MaxBlocking = defaultMaxBlocking(rdb)
 	}
-	bg, stop := context.WithCancel(context.Background())
-	c := &Client{
-		rdb:         rdb,
-		prefix:      o.Prefix,
-		bg:          bg,
-		stop:        stop,
-		maxBlocking: o.MaxBlocking,
-		queues:      make(map[string]*waitQueue),
+	if o.OpTimeout < 0 {
+		return nil, fmt.Errorf("lock: OpTimeout %v is negative", o.OpTimeout)
 	}
+	if o.OpTimeout == 0 {
+		o.OpTimeout = time.Second
+	}
+	c := &Client{rdb: rdb, prefix: o.Prefix, opTimeout: o.OpTimeout}
+	c.hub = lease.NewHub(rdb, o.MaxBlocking, func(err error) {
+		if err == nil {
+			c.stats.passedOn.Add(1)
+		}
+	})
 	var err error
 	if c.metrics, err = registerMetrics(o.MeterProvider, o.Prefix, &c.stats); err != nil {
-		stop()
 		return nil, fmt.Errorf("lock: metrics: %w", err)
 	}
 	return c, nil
@@ -170,7 +200,7 @@ func (c *Client) Close() error {
 	c.closed = true
 	c.mu.Unlock()
 	_ = c.metrics.Unregister()
-	c.stop()
+	c.hub.Close()
 	c.wg.Wait()
 	return nil
 }

@@ -3,6 +3,7 @@ package lock
 import (
 	"context"
 	"fmt"
+	"github.com/aside-go/aside/internal/script"
 	"time"
 )
 
@@ -47,7 +48,7 @@ func (s *Semaphore) TryAcquire(ctx context.Context, ttl time.Duration, opts ...O
 
 // Held returns how many permits are held now (leases not yet ended).
 func (s *Semaphore) Held(ctx context.Context) (int, error) {
-	n, err := luaSemCount.Run(ctx, s.c.rdb, s.t.mainKeys).Int64()
+	n, err := script.SemCount.Run(ctx, s.c.rdb, s.t.mainKeys).Int64()
 	if err != nil {
 		return 0, fmt.Errorf("lock: semaphore %q: %w", s.t.name, err)
 	}

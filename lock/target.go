@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/aside-go/aside/internal/keys"
+	"github.com/aside-go/aside/internal/lease"
+	"github.com/aside-go/aside/internal/script"
 )
 
 // target is what a lease is taken on: a lock (one holder) or a semaphore
@@ -50,13 +52,12 @@ func (c *Client) semTarget(name string, permits int) *target {
 	return t
 }
 
-func ms(d time.Duration) int64 {
-	m := d.Milliseconds()
-	if m < 1 {
-		m = 1
-	}
-	return m
-}
+// wakeTTLms bounds how long an unconsumed wake-up stays in Redis. A lock's
+// wake list only holds a wake-up while the lock is free; obtaining the lock
+// clears it.
+const wakeTTLms = 10000
+
+func ms(d time.Duration) int64 { return lease.Ms(d) }
 
 // try runs the obtain script once. ok reports success; fence is the new
 // fence (0 for semaphores); left is how long the current holder's lease
@@ -65,9 +66,9 @@ func (c *Client) try(ctx context.Context, t *target, token string, ttl time.Dura
 	c.stats.attempts.Add(1)
 	var n int64
 	if t.sem {
-		n, err = luaSemAcquire.Run(ctx, c.rdb, t.obtainKeys, token, ms(ttl), t.permits).Int64()
+		n, err = script.SemAcquire.Run(ctx, c.rdb, t.obtainKeys, token, ms(ttl), t.permits).Int64()
 	} else {
-		n, err = luaObtain.Run(ctx, c.rdb, t.obtainKeys, token, ms(ttl)).Int64()
+		n, err = script.LockObtain.Run(ctx, c.rdb, t.obtainKeys, token, ms(ttl)).Int64()
 	}
 	if err != nil {
 		return 0, 0, false, err
@@ -83,9 +84,9 @@ func (c *Client) try(ctx context.Context, t *target, token string, ttl time.Dura
 
 // refresh extends the token's lease; held is false when it is gone.
 func (c *Client) refresh(ctx context.Context, t *target, token string, ttl time.Duration) (held bool, err error) {
-	s := luaRefresh
+	s := script.LeaseRenew
 	if t.sem {
-		s = luaSemRefresh
+		s = script.SemRefresh
 	}
 	n, err := s.Run(ctx, c.rdb, t.mainKeys, token, ms(ttl)).Int64()
 	return n == 1, err
@@ -96,18 +97,18 @@ func (c *Client) refresh(ctx context.Context, t *target, token string, ttl time.
 func (c *Client) release(ctx context.Context, t *target, token string) (held bool, err error) {
 	var n int64
 	if t.sem {
-		n, err = luaSemRelease.Run(ctx, c.rdb, t.wakeKeys, token, t.permits, wakeTTLms).Int64()
+		n, err = script.SemRelease.Run(ctx, c.rdb, t.wakeKeys, token, t.permits, wakeTTLms).Int64()
 	} else {
-		n, err = luaRelease.Run(ctx, c.rdb, t.wakeKeys, token, wakeTTLms).Int64()
+		n, err = script.LockRelease.Run(ctx, c.rdb, t.wakeKeys, token, wakeTTLms).Int64()
 	}
 	return n == 1, err
 }
 
 // pttl returns the lease left; held is false when the token is gone.
 func (c *Client) pttl(ctx context.Context, t *target, token string) (left time.Duration, held bool, err error) {
-	s := luaPTTL
+	s := script.LeasePTTL
 	if t.sem {
-		s = luaSemPTTL
+		s = script.SemPTTL
 	}
 	n, err := s.Run(ctx, c.rdb, t.mainKeys, token).Int64()
 	if err != nil || n == -3 {
@@ -124,12 +125,9 @@ func (c *Client) pttl(ctx context.Context, t *target, token string) (left time.D
 func (c *Client) passOn(ctx context.Context, t *target) error {
 	var err error
 	if t.sem {
-		err = luaSemPassOn.Run(ctx, c.rdb, t.wakeKeys, t.permits, wakeTTLms).Err()
+		err = script.SemPassOn.Run(ctx, c.rdb, t.wakeKeys, t.permits, wakeTTLms).Err()
 	} else {
-		err = luaPassOn.Run(ctx, c.rdb, t.wakeKeys, wakeTTLms).Err()
-	}
-	if err == nil {
-		c.stats.passedOn.Add(1)
+		err = script.LeasePassOn.Run(ctx, c.rdb, t.wakeKeys, "1", wakeTTLms).Err()
 	}
 	return err
 }

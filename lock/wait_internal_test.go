@@ -6,65 +6,70 @@ import (
 	"time"
 
 	"github.com/aside-go/aside/internal/keys"
+	"github.com/aside-go/aside/internal/lease"
 	"github.com/aside-go/aside/internal/redistest"
 )
 
 // A waiter that leaves (its ctx ended) after a wake-up reached it, without
-// using it, must not strand the others: the wake-up goes to the next
-// waiter of its process, or back to Redis when there is none and the lock
-// is free.
+// using it, must not strand the others: the wake-up goes back to Redis
+// when the lock is free, and is dropped while it is held (the holder's
+// release leaves a new one).
 func TestClient_leave_PassesUnusedWakeUpOn(t *testing.T) {
 	redistest.EachTopology(t, func(t *testing.T, tp *redistest.Topology) {
 		ctx := t.Context()
 		rdb := tp.Client(t)
-		c, err := New(rdb, &Options{Prefix: redistest.Prefix(t)})
+		c, err := New(rdb, &Options{Prefix: redistest.Prefix(t), MaxBlocking: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		c.maxBlocking = 0 // no watcher: this test plays its part
 		tg := c.lockTarget("k")
 
-		// Two local waiters: the first leaves with a wake-up pending.
-		w1, w2 := c.join(tg), c.join(tg)
-		w1.ch <- struct{}{}
-		c.leave(tg, w1, false)
-		select {
-		case <-w2.ch:
-		default:
-			t.Fatal("the next local waiter did not get the unused wake-up")
+		woken := func(w *lease.Waiter) {
+			t.Helper()
+			if err := rdb.RPush(ctx, tg.wake(), "1").Err(); err != nil {
+				t.Fatal(err)
+			}
+			for deadline := time.Now().Add(10 * time.Second); len(w.Woken()) == 0; time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("the watcher did not hand the wake-up to the waiter")
+				}
+			}
+		}
+		wakeLen := func(want int64) {
+			t.Helper()
+			var n int64
+			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+				if n, err = rdb.LLen(ctx, tg.wake()).Result(); err == nil && n == want {
+					return
+				}
+			}
+			t.Fatalf("wake list length = %d, %v; want %d", n, err, want)
 		}
 
-		// The last local waiter leaves with a wake-up while the lock is
-		// free: it goes back to Redis for other processes.
-		w2.ch <- struct{}{}
-		c.leave(tg, w2, false)
-		c.wg.Wait() // the hand-back runs in the background
-		if n, err := rdb.LLen(ctx, tg.wake()).Result(); err != nil || n != 1 {
-			t.Fatalf("wake list length = %d, %v; want 1", n, err)
+		// The only waiter leaves with a wake-up while the lock is free:
+		// it goes back to Redis for other processes.
+		w := c.join(tg)
+		woken(w)
+		c.leave(tg, w, false)
+		wakeLen(1)
+		if err := rdb.Del(ctx, tg.wake()).Err(); err != nil {
+			t.Fatal(err)
 		}
 
-		// While the lock is held, an unused wake-up is dropped: the
-		// holder's release will leave a new one.
+		// While the lock is held, an unused wake-up is dropped.
 		if _, _, ok, err := c.try(ctx, tg, "holder", 10*time.Second); !ok || err != nil {
 			t.Fatalf("obtain: %v, %v", ok, err)
 		}
-		if n, _ := rdb.LLen(ctx, tg.wake()).Result(); n != 0 {
-			t.Fatalf("wake list length after obtain = %d, want 0 (stale wake-ups cleared)", n)
-		}
-		w3 := c.join(tg)
-		w3.ch <- struct{}{}
-		c.leave(tg, w3, false)
-		c.wg.Wait()
-		if n, _ := rdb.LLen(ctx, tg.wake()).Result(); n != 0 {
-			t.Fatalf("wake list length = %d, want 0 while held", n)
-		}
+		w = c.join(tg)
+		woken(w)
+		c.leave(tg, w, false)
+		time.Sleep(50 * time.Millisecond)
+		wakeLen(0)
 		if ok, err := c.release(context.Background(), tg, "holder"); !ok || err != nil {
 			t.Fatalf("release: %v, %v", ok, err)
 		}
-		if n, _ := rdb.LLen(ctx, tg.wake()).Result(); n != 1 {
-			t.Fatalf("wake list length after release = %d, want 1", n)
-		}
+		wakeLen(1)
 	})
 }
 

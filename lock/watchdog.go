@@ -3,6 +3,8 @@ package lock
 import (
 	"context"
 	"time"
+
+	"github.com/aside-go/aside/internal/lease"
 )
 
 // watchdog renews the lease every ttl/3 until ctx is canceled (by Release
@@ -62,7 +64,7 @@ func (l *Lock) watchdog(ctx context.Context) {
 			} else {
 				retry = min(2*retry, ttl/6)
 			}
-			d := min(jitter(retry), time.Until(until)/2)
+			d := min(lease.Jitter(retry), time.Until(until)/2)
 			timer.Reset(max(d, time.Millisecond))
 		}
 	}

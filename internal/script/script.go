@@ -1,0 +1,92 @@
+package script
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+//go:embed lua/*.lua
+var files embed.FS
+
+// Script is one Lua script. It is safe for concurrent use.
+type Script struct {
+	name string
+	src  string
+	rs   *redis.Script
+}
+
+// load builds the script in lua/name with the libraries its "--! uses:"
+// line names in front of it. It panics on a missing file: scripts are part
+// of the binary, so that is a build mistake.
+func load(name string) *Script {
+	b, err := files.ReadFile("lua/" + name)
+	if err != nil {
+		panic(fmt.Sprintf("script: %v", err))
+	}
+	body := string(b)
+	var src strings.Builder
+	if first, _, _ := strings.Cut(body, "\n"); strings.HasPrefix(first, "--! uses:") {
+		for _, lib := range strings.Fields(strings.TrimPrefix(first, "--! uses:")) {
+			l, err := files.ReadFile("lua/lib_" + lib + ".lua")
+			if err != nil {
+				panic(fmt.Sprintf("script: %s: %v", name, err))
+			}
+			src.Write(l)
+			src.WriteByte('\n')
+		}
+	}
+	src.WriteString(body)
+	return &Script{name: name, src: src.String(), rs: redis.NewScript(src.String())}
+}
+
+// Name returns the file the script came from.
+func (s *Script) Name() string { return s.name }
+
+// Source returns the script as sent to Redis, libraries included.
+func (s *Script) Source() string { return s.src }
+
+// Run runs the script with EVALSHA, loading it with EVAL when the server
+// does not know it yet (NOSCRIPT).
+func (s *Script) Run(ctx context.Context, c redis.Scripter, keys []string, args ...any) *redis.Cmd {
+	return s.rs.Run(ctx, c, keys, args...)
+}
+
+// Call is one run of a script in a batch.
+type Call struct {
+	Script *Script
+	Keys   []string
+	Args   []any
+}
+
+// RunAll runs calls in one pipeline of EVALSHAs (go-redis splits it per
+// node on a Cluster) and runs again, loading the script, each call that met
+// NOSCRIPT. It returns one command per call, in order; each carries its own
+// result or error.
+func RunAll(ctx context.Context, rdb redis.Cmdable, calls []Call) []*redis.Cmd {
+	cmds := make([]*redis.Cmd, len(calls))
+	switch len(calls) {
+	case 0:
+		return cmds
+	case 1:
+		c := calls[0]
+		cmds[0] = c.Script.Run(ctx, rdb, c.Keys, c.Args...)
+		return cmds
+	}
+	_, _ = rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, c := range calls {
+			cmds[i] = c.Script.rs.EvalSha(ctx, p, c.Keys, c.Args...)
+		}
+		return nil
+	})
+	for i, cmd := range cmds {
+		if err := cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			c := calls[i]
+			cmds[i] = c.Script.Run(ctx, rdb, c.Keys, c.Args...)
+		}
+	}
+	return cmds
+}
