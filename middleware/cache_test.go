@@ -29,6 +29,7 @@ func TestNewCache_invalidOptions(t *testing.T) {
 		{"negative DefaultTTL", CacheOptions{DefaultTTL: -time.Second}},
 		{"negative OpTimeout", CacheOptions{OpTimeout: -time.Second}},
 		{"name not a token", CacheOptions{Name: "my cache"}},
+		{"unkeyed header with a colon", CacheOptions{UnkeyedHeaders: []string{"X-A: b"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := NewCache(rdb, &tc.opt); !errors.Is(err, ErrInvalidOptions) {

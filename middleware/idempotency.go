@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/aside-go/aside/internal/keys"
+	leases "github.com/aside-go/aside/internal/lease"
+	"github.com/aside-go/aside/internal/script"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -59,12 +61,13 @@ type IdempotencyOptions struct {
 	Fingerprint func(r *http.Request, body []byte) []byte
 
 	// TTL is how long a completed response is kept for replay. If zero,
-	// 24 hours.
+	// 24 hours; below 1 second is an error.
 	TTL time.Duration
 
 	// LockTTL is the lease of a request in progress, renewed every LockTTL/3
 	// while the handler runs; if the process dies, a retry may run after
-	// LockTTL. If zero, 30 seconds.
+	// LockTTL. If zero, 30 seconds; below 100 ms is an error (renewals
+	// could not keep up).
 	LockTTL time.Duration
 
 	// MaxBodySize is the largest request body read to fingerprint it;
@@ -120,8 +123,22 @@ func NewIdempotency(rdb redis.UniversalClient, opt *IdempotencyOptions) (*Idempo
 	if opt != nil {
 		o = *opt
 	}
-	if o.TTL < 0 || o.LockTTL < 0 || o.MaxBodySize < 0 || o.MaxResponseSize < 0 || o.OpTimeout < 0 {
-		return nil, fmt.Errorf("%w: negative duration or size", ErrInvalidOptions)
+	switch {
+	case o.TTL < 0 || o.TTL > 0 && o.TTL < time.Second:
+		return nil, fmt.Errorf("%w: TTL %v: want 0 (24 h) or at least 1s", ErrInvalidOptions, o.TTL)
+	case o.LockTTL < 0 || o.LockTTL > 0 && o.LockTTL < minIdemLockTTL:
+		return nil, fmt.Errorf("%w: LockTTL %v: want 0 (30 s) or at least %v", ErrInvalidOptions, o.LockTTL, minIdemLockTTL)
+	case o.MaxBodySize < 0:
+		return nil, fmt.Errorf("%w: MaxBodySize %d is negative", ErrInvalidOptions, o.MaxBodySize)
+	case o.MaxResponseSize < 0:
+		return nil, fmt.Errorf("%w: MaxResponseSize %d is negative", ErrInvalidOptions, o.MaxResponseSize)
+	case o.OpTimeout < 0:
+		return nil, fmt.Errorf("%w: OpTimeout %v is negative", ErrInvalidOptions, o.OpTimeout)
+	}
+	for _, meth := range o.Methods {
+		if meth == "" || meth != strings.ToUpper(meth) {
+			return nil, fmt.Errorf("%w: Methods has %q: methods are matched exactly, in upper case", ErrInvalidOptions, meth)
+		}
 	}
 	if o.Prefix == "" {
 		o.Prefix = "aside:idem"
@@ -151,45 +168,6 @@ func NewIdempotency(rdb redis.UniversalClient, opt *IdempotencyOptions) (*Idempo
 	return &Idempotency{rdb: rdb, opt: o}, nil
 }
 
-// beginScript starts or inspects the record of one key.
-//
-// KEYS[1]: the record (hash: fp, state "running"|"done", token, resp).
-// ARGV[1]: fingerprint; ARGV[2]: token; ARGV[3]: lease in ms.
-// Returns {"new"}, {"mismatch"}, {"running"} or {"done", resp}.
-var beginScript = redis.NewScript(`
-local r = redis.call('HMGET', KEYS[1], 'fp', 'state', 'resp')
-if not r[1] then
-  redis.call('HSET', KEYS[1], 'fp', ARGV[1], 'state', 'running', 'token', ARGV[2])
-  redis.call('PEXPIRE', KEYS[1], ARGV[3])
-  return {'new'}
-end
-if r[1] ~= ARGV[1] then return {'mismatch'} end
-if r[2] == 'done' then return {'done', r[3]} end
-return {'running'}`)
-
-// completeScript stores the response of the run holding ARGV[1].
-//
-// KEYS[1]: the record. ARGV[1]: token; ARGV[2]: encoded response;
-// ARGV[3]: TTL in ms. Returns 1, or 0 if the lease was lost.
-var completeScript = redis.NewScript(`
-if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'state', 'done', 'resp', ARGV[2])
-redis.call('HDEL', KEYS[1], 'token')
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return 1`)
-
-// abandonScript deletes the record if the run holding ARGV[1] still owns
-// it (KEYS[1]: the record), so a retry runs again.
-var abandonScript = redis.NewScript(`
-if redis.call('HGET', KEYS[1], 'token') == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`)
-
-// renewScript extends the lease of the run holding ARGV[1] to ARGV[2] ms
-// (KEYS[1]: the record). Returns 1, or 0 if the lease was lost.
-var renewScript = redis.NewScript(`
-if redis.call('HGET', KEYS[1], 'token') == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0`)
-
 // Handler returns next guarded by the middleware.
 func (m *Idempotency) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { m.serve(w, r, next) })
@@ -197,6 +175,9 @@ func (m *Idempotency) Handler(next http.Handler) http.Handler {
 
 // maxKeyLen bounds an Idempotency-Key value.
 const maxKeyLen = 255
+
+// minIdemLockTTL is the shortest IdempotencyOptions.LockTTL.
+const minIdemLockTTL = 100 * time.Millisecond
 
 func (m *Idempotency) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
 	if !slices.Contains(m.opt.Methods, r.Method) {
@@ -238,10 +219,11 @@ func (m *Idempotency) serve(w http.ResponseWriter, r *http.Request, next http.Ha
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	fp := m.fingerprint(r, body)
 	rec := m.recordKey(r, client, key)
-	token := newToken()
+	recKeys := []string{rec, keys.Sub(rec, "lease")}
+	token := leases.Token()
 
 	ctx, cancel := context.WithTimeout(r.Context(), m.opt.OpTimeout)
-	res, err := beginScript.Run(ctx, m.rdb, []string{rec}, fp, token, m.opt.LockTTL.Milliseconds()).StringSlice()
+	res, err := script.IdemBegin.Run(ctx, m.rdb, recKeys, fp, token, leases.Ms(m.opt.LockTTL)).StringSlice()
 	cancel()
 	if err != nil {
 		if m.opt.FailOpen {
@@ -279,13 +261,13 @@ func (m *Idempotency) serve(w http.ResponseWriter, r *http.Request, next http.Ha
 		w.WriteHeader(e.status)
 		_, _ = w.Write(e.body)
 	default:
-		m.run(w, r, next, rec, token)
+		m.run(w, r, next, recKeys, token)
 	}
 }
 
 // run calls the handler as the first request of its key, renewing the
 // lease meanwhile, then stores the response or releases the key.
-func (m *Idempotency) run(w http.ResponseWriter, r *http.Request, next http.Handler, rec, token string) {
+func (m *Idempotency) run(w http.ResponseWriter, r *http.Request, next http.Handler, recKeys []string, token string) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -297,7 +279,7 @@ func (m *Idempotency) run(w http.ResponseWriter, r *http.Request, next http.Hand
 				return
 			case <-t.C:
 				ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), m.opt.OpTimeout)
-				_ = renewScript.Run(ctx, m.rdb, []string{rec}, token, m.opt.LockTTL.Milliseconds()).Err()
+				_ = script.IdemRenew.Run(ctx, m.rdb, recKeys, token, leases.Ms(m.opt.LockTTL)).Err()
 				cancel()
 			}
 		}
@@ -327,11 +309,11 @@ func (m *Idempotency) run(w http.ResponseWriter, r *http.Request, next http.Hand
 					Title:  "Response not kept for replay",
 					Detail: "The request with this Idempotency-Key was completed, but its response body was too large or incomplete to be kept."})
 			}
-			if completeScript.Run(ctx, m.rdb, []string{rec}, token, e.encode(), m.opt.TTL.Milliseconds()).Err() == nil {
+			if script.IdemComplete.Run(ctx, m.rdb, recKeys, token, e.encode(), leases.Ms(m.opt.TTL)).Err() == nil {
 				return
 			}
 		}
-		_ = abandonScript.Run(ctx, m.rdb, []string{rec}, token).Err()
+		_ = script.IdemAbandon.Run(ctx, m.rdb, recKeys, token).Err()
 	}()
 	next.ServeHTTP(rw, r)
 	rw.finish()

@@ -2,6 +2,7 @@ package middleware
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -286,6 +287,34 @@ func TestIdempotency_Handler_redisDown(t *testing.T) {
 	problemOf(t, resp, got)
 	if resp, got := post(t, so.URL+"/a", "k", "b"); resp.StatusCode != 200 || got != "ran" {
 		t.Errorf("fail open: %d %q, want the handler's answer", resp.StatusCode, got)
+	}
+}
+
+func TestNewIdempotency_invalidOptions(t *testing.T) {
+	rdb := redistest.Standalone.Client(t)
+	for _, tc := range []struct {
+		name string
+		opt  IdempotencyOptions
+	}{
+		{"LockTTL 1ns (NewTicker would panic)", IdempotencyOptions{LockTTL: time.Nanosecond}},
+		{"LockTTL below 100ms", IdempotencyOptions{LockTTL: 50 * time.Millisecond}},
+		{"negative LockTTL", IdempotencyOptions{LockTTL: -time.Second}},
+		{"TTL below 1s", IdempotencyOptions{TTL: time.Millisecond}},
+		{"lower-case method never matches", IdempotencyOptions{Methods: []string{"post"}}},
+		{"negative MaxBodySize", IdempotencyOptions{MaxBodySize: -1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := NewIdempotency(rdb, &tc.opt)
+			if !errors.Is(err, ErrInvalidOptions) {
+				t.Fatalf("NewIdempotency = %v, want ErrInvalidOptions", err)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error %q spans lines", err)
+			}
+		})
+	}
+	if _, err := NewIdempotency(rdb, &IdempotencyOptions{LockTTL: 100 * time.Millisecond, TTL: time.Second}); err != nil {
+		t.Errorf("smallest valid LockTTL and TTL: %v", err)
 	}
 }
 

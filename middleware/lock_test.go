@@ -145,6 +145,34 @@ func TestLock_lost(t *testing.T) {
 	})
 }
 
+// With Redis down, a request under Lock with the default Wait (as long as
+// the request lasts) is answered 503 once the lock client gives up
+// (lock.ErrUnavailable), instead of hanging until the client goes away.
+func TestLock_redisDown(t *testing.T) {
+	t.Parallel()
+	s := redistest.StartServer(t, redistest.Config{})
+	locker, err := lock.New(s.Client(t), &lock.Options{Prefix: redistest.Prefix(t), OpTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer locker.Close()
+	mw, err := Lock(locker, LockOptions{Key: func(r *http.Request) (string, bool) { return r.URL.Path, true }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ran atomic.Bool
+	srv := startServer(t, mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { ran.Store(true) })))
+	s.Kill()
+	client := &http.Client{Timeout: 30 * time.Second}
+	resp, body := do(t, client, "POST", srv.URL+"/orders/1", nil)
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("Redis down: %d %q, want 503 with Retry-After", resp.StatusCode, body)
+	}
+	if ran.Load() {
+		t.Error("the handler ran without the lock")
+	}
+}
+
 func TestLock_invalidOptions(t *testing.T) {
 	if _, err := Lock(nil, LockOptions{}); !errors.Is(err, ErrInvalidOptions) {
 		t.Errorf("Lock(nil) = %v, want ErrInvalidOptions", err)

@@ -324,7 +324,7 @@ func (x *exchange) leaderFill() *entry {
 		if c.hook != nil {
 			c.hook("waiter")
 		}
-		stored, heard, err := c.st.wait(x.r.Context(), x.base, x.vid, wait, c.opt.LeaseTTL)
+		stored, heard, err := c.st.wait(x.r.Context(), x.base, x.vid, wait)
 		if x.r.Context().Err() != nil {
 			return nil
 		}

@@ -2,7 +2,6 @@ package middleware
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -10,6 +9,8 @@ import (
 	"unsafe"
 
 	"github.com/aside-go/aside/internal/keys"
+	leases "github.com/aside-go/aside/internal/lease"
+	"github.com/aside-go/aside/internal/script"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -21,100 +22,17 @@ import (
 //	                                 ID derived from the request's Vary'd values
 //	                         "gen"   bumped by every purge, so a fill that started
 //	                                 before a purge cannot store afterwards
-//	{prefix:u:H}:lease:ID  string, token of the instance filling variant ID
-//	{prefix:u:H}:done:ID   list, pushed when that fill ends ("s" stored, "n" not):
-//	                         waiters block on it with BLPOP instead of polling
-//	{prefix:u:H}:bg:ID     string, token of the instance revalidating in the background
+//	{prefix:u:H}:lease:ID  string, token of the instance filling variant ID (a lease of
+//	                         internal/lease)
+//	{prefix:u:H}:done:ID   its wake list, holding the outcome when that fill ends ("s"
+//	                         stored, "n" not): waiters rotate it with BLMOVE (wake-all),
+//	                         so one message wakes every instance, none polls
+//	{prefix:u:H}:bg:ID     string, lease of the instance revalidating in the background
 //	{prefix:t:TAG}         set of the hash keys tagged TAG
 //
 // Every key of one URL shares the hash tag {prefix:u:H}, so each script runs
 // on one Cluster slot. Tag sets live in their own slots and are touched one
 // command at a time.
-
-// storeScript stores one variant unless a purge happened since the fill
-// began.
-//
-// KEYS[1]: the URL's hash. ARGV[1]: the "gen" seen when the fill began (""
-// for none); ARGV[2]: Vary names; ARGV[3]: variant field; ARGV[4]: the
-// encoded response; ARGV[5]: retention in ms.
-// Returns 1 when stored, 0 when a purge intervened. A different Vary list
-// replaces every stored variant (their IDs mean nothing under the new one).
-var storeScript = redis.NewScript(`
-local g = redis.call('HGET', KEYS[1], 'gen') or ''
-if g ~= ARGV[1] then return 0 end
-local cur = redis.call('HGET', KEYS[1], 'vary')
-if cur and cur ~= ARGV[2] then
-  redis.call('DEL', KEYS[1])
-  if g ~= '' then redis.call('HSET', KEYS[1], 'gen', g) end
-end
-redis.call('HSET', KEYS[1], 'vary', ARGV[2], ARGV[3], ARGV[4])
-if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[5]) then
-  redis.call('PEXPIRE', KEYS[1], ARGV[5])
-end
-return 1`)
-
-// purgeScript deletes every stored variant of one URL and bumps its
-// generation.
-//
-// KEYS[1]: the URL's hash. ARGV[1]: how long the generation marker lives,
-// in ms. Returns the new generation.
-var purgeScript = redis.NewScript(`
-local g = tonumber(redis.call('HGET', KEYS[1], 'gen') or '0') + 1
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'gen', g)
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
-return g`)
-
-// leaseScript tries to become the one filler of a variant.
-//
-// KEYS[1]: lease; KEYS[2]: done list. ARGV[1]: token; ARGV[2]: TTL in ms.
-// Returns 0 when obtained (the done list of an earlier round is cleared),
-// else the holder's remaining ms.
-var leaseScript = redis.NewScript(`
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  redis.call('DEL', KEYS[2])
-  return 0
-end
-local t = redis.call('PTTL', KEYS[1])
-if t < 1 then t = 1 end
-return t`)
-
-// releaseScript ends a fill: deletes the lease if still ours and wakes the
-// waiters by pushing the outcome onto the done list.
-//
-// KEYS[1]: lease; KEYS[2]: done list. ARGV[1]: token; ARGV[2]: "s" when
-// the response was stored, "n" when not; ARGV[3]: done list TTL in ms.
-// Returns 1 when the lease was still ours.
-var releaseScript = redis.NewScript(`
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[1], KEYS[2])
-redis.call('RPUSH', KEYS[2], ARGV[2])
-redis.call('PEXPIRE', KEYS[2], ARGV[3])
-return 1`)
-
-// rewakeScript passes a wake-up on to the next waiter: a waiter that popped
-// the outcome pushes it back, unless a new fill has begun.
-//
-// KEYS[1]: lease; KEYS[2]: done list. ARGV[1]: outcome; ARGV[2]: TTL in ms.
-var rewakeScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('RPUSH', KEYS[2], ARGV[1])
-redis.call('PEXPIRE', KEYS[2], ARGV[2])
-return 1`)
-
-// unlockScript deletes KEYS[1] if it still holds ARGV[1].
-var unlockScript = redis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`)
-
-// tagScript adds ARGV[1] to the tag set KEYS[1] and makes the set live at
-// least ARGV[2] ms.
-var tagScript = redis.NewScript(`
-redis.call('SADD', KEYS[1], ARGV[1])
-if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return 1`)
 
 // store talks to Redis for the response cache.
 type store struct {
@@ -183,33 +101,36 @@ func stringBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), le
 // stored.
 func (s *store) save(ctx context.Context, base, gen string, e *entry, keep time.Duration, tags []string) (bool, error) {
 	ms := max(keep.Milliseconds(), 1)
-	n, err := storeScript.Run(ctx, s.rdb, []string{base}, gen, e.vary, "v:"+variantID(e.varyVals), e.encode(), ms).Int()
+	n, err := script.MiddlewareStore.Run(ctx, s.rdb, []string{base}, gen, e.vary, "v:"+variantID(e.varyVals), e.encode(), ms).Int()
 	if err != nil || n == 0 {
 		return false, err
 	}
 	if len(tags) > 0 {
-		_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for _, t := range tags {
-				tagScript.Eval(ctx, p, []string{s.tagKey(t)}, base, ms)
+		calls := make([]script.Call, len(tags))
+		for i, t := range tags {
+			calls[i] = script.Call{Script: script.MiddlewareTag, Keys: []string{s.tagKey(t)}, Args: []any{base, ms}}
+		}
+		for _, cmd := range script.RunAll(ctx, s.rdb, calls) {
+			if err == nil {
+				err = cmd.Err()
 			}
-			return nil
-		})
+		}
 	}
 	return true, err
 }
 
 // purge deletes every variant stored under each base.
 func (s *store) purge(ctx context.Context, bases ...string) error {
-	if len(bases) == 1 {
-		return purgeScript.Run(ctx, s.rdb, bases, purgeMarkerTTL.Milliseconds()).Err()
+	calls := make([]script.Call, len(bases))
+	for i, b := range bases {
+		calls[i] = script.Call{Script: script.MiddlewarePurge, Keys: []string{b}, Args: []any{purgeMarkerTTL.Milliseconds()}}
 	}
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, b := range bases {
-			purgeScript.Eval(ctx, p, []string{b}, purgeMarkerTTL.Milliseconds())
+	for _, cmd := range script.RunAll(ctx, s.rdb, calls) {
+		if err := cmd.Err(); err != nil {
+			return err
 		}
-		return nil
-	})
-	return err
+	}
+	return nil
 }
 
 // purgeTag pops the tag's members in batches, purging each batch, until
@@ -232,12 +153,6 @@ func (s *store) purgeTag(ctx context.Context, tag string) (int, error) {
 	}
 }
 
-func newToken() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
 // lease is one fill's hold on a variant across instances.
 type lease struct {
 	key, done, token string
@@ -250,16 +165,16 @@ func (s *store) leaseKeys(base, vid string) (string, string) {
 // acquire tries to take the fill lease; when another instance holds it, it
 // returns nil and the holder's remaining time.
 func (s *store) acquire(ctx context.Context, base, vid string, ttl time.Duration) (*lease, time.Duration, error) {
-	l := &lease{token: newToken()}
+	l := &lease{token: leases.Token()}
 	l.key, l.done = s.leaseKeys(base, vid)
-	ms, err := leaseScript.Run(ctx, s.rdb, []string{l.key, l.done}, l.token, ttl.Milliseconds()).Int64()
+	n, err := script.LeaseTake.Run(ctx, s.rdb, []string{l.key, l.done}, l.token, leases.Ms(ttl)).Int64()
 	if err != nil {
 		return nil, 0, err
 	}
-	if ms == 0 {
+	if n > 0 {
 		return l, 0, nil
 	}
-	return nil, time.Duration(ms) * time.Millisecond, nil
+	return nil, max(time.Duration(-1-n)*time.Millisecond, time.Millisecond), nil
 }
 
 // release ends the fill and wakes the waiters with the outcome.
@@ -268,34 +183,38 @@ func (s *store) release(ctx context.Context, l *lease, stored bool, ttl time.Dur
 	if stored {
 		out = "s"
 	}
-	return releaseScript.Run(ctx, s.rdb, []string{l.key, l.done}, l.token, out, ttl.Milliseconds()).Err()
+	return script.LeaseRelease.Run(ctx, s.rdb, []string{l.key, l.done}, l.token, out, leases.Ms(ttl)).Err()
 }
 
-// wait blocks until the filler of the variant ends (BLPOP on its done
-// list, no polling) or wait runs out. It reports whether the filler stored
-// the response; ok is false when nothing was heard.
-func (s *store) wait(ctx context.Context, base, vid string, wait, ttl time.Duration) (stored, ok bool, err error) {
-	key, done := s.leaseKeys(base, vid)
-	secs := (wait + time.Second - 1) / time.Second * time.Second
-	res, err := s.rdb.BLPop(ctx, secs, done).Result()
-	if errors.Is(err, redis.Nil) {
-		return false, false, nil
+// waitStep bounds one blocking wait, so a waiter notices its request's
+// end (go-redis does not interrupt a blocking command).
+const waitStep = 250 * time.Millisecond
+
+// wait blocks until the filler of the variant ends (the wake-all list of
+// its lease, no polling) or wait runs out. It reports whether the filler
+// stored the response; heard is false when nothing was heard.
+func (s *store) wait(ctx context.Context, base, vid string, wait time.Duration) (stored, heard bool, err error) {
+	_, done := s.leaseKeys(base, vid)
+	until := time.Now().Add(wait)
+	for {
+		left := time.Until(until)
+		if left <= 0 {
+			return false, false, nil
+		}
+		msg, ok, err := leases.WaitAll(ctx, s.rdb, done, min(left, waitStep))
+		if err != nil || ok {
+			return msg == "s", ok, err
+		}
 	}
-	if err != nil {
-		return false, false, err
-	}
-	out := res[1]
-	_ = rewakeScript.Run(ctx, s.rdb, []string{key, done}, out, ttl.Milliseconds()).Err()
-	return out == "s", true, nil
 }
 
 // tryLock takes the background-refresh lease of a variant.
 func (s *store) tryLock(ctx context.Context, key string, ttl time.Duration) (string, bool, error) {
-	tok := newToken()
-	ok, err := s.rdb.SetNX(ctx, key, tok, ttl).Result()
-	return tok, ok, err
+	tok := leases.Token()
+	n, err := script.LeaseTry.Run(ctx, s.rdb, []string{key}, tok, leases.Ms(ttl)).Int64()
+	return tok, n > 0, err
 }
 
 func (s *store) unlock(ctx context.Context, key, tok string) error {
-	return unlockScript.Run(ctx, s.rdb, []string{key}, tok).Err()
+	return script.LeaseRelease.Run(ctx, s.rdb, []string{key}, tok, "", 0).Err()
 }
