@@ -182,7 +182,7 @@ func TestHub_Close_WakeUpDuringClosePassedOn(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 		time.Sleep(50 * time.Millisecond) // the watcher is in its BLPOP
-		f.h.Leave(w, false) // the watcher stays blocked for up to BlockTimeout
+		f.h.Leave(w, false)               // the watcher stays blocked for up to BlockTimeout
 		closed := make(chan struct{})
 		go func() { f.h.Close(); close(closed) }()
 		time.Sleep(20 * time.Millisecond)
