@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/aside-go/aside/internal/keys"
+	"github.com/aside-go/aside/internal/script"
 )
 
 // BloomOptions configures the bloom filter guard: keys not in the filter
@@ -77,40 +78,6 @@ func newBloomGuard(rdb redis.UniversalClient, prefix string, opt BloomOptions) *
 		bits: keys.Sub(base, "bloom"), next: keys.Sub(base, "bloom:new"), tmp: keys.Sub(base, "bloom:tmp")}
 }
 
-var bloomTestScript = redis.NewScript(`
--- KEYS[1] filter bits
--- ARGV bit positions of one key
--- returns 1 if every bit is set or the filter does not exist yet, else 0
-if redis.call('EXISTS', KEYS[1]) == 0 then return 1 end
-for i = 1, #ARGV do
-  if redis.call('GETBIT', KEYS[1], ARGV[i]) == 0 then return 0 end
-end
-return 1
-`)
-
-var bloomAddScript = redis.NewScript(`
--- KEYS[1] filter bits, KEYS[2] filter under construction
--- ARGV bit positions of one key
--- returns 1; sets the bits in each filter that exists (never creates one)
-for k = 1, 2 do
-  if redis.call('EXISTS', KEYS[k]) == 1 then
-    for i = 1, #ARGV do redis.call('SETBIT', KEYS[k], ARGV[i], 1) end
-  end
-end
-return 1
-`)
-
-var bloomSwapScript = redis.NewScript(`
--- KEYS[1] filter under construction, KEYS[2] uploaded bits, KEYS[3] filter bits
--- returns 1 after OR-ing the upload into the new filter and renaming it
--- over the live one
-redis.call('BITOP', 'OR', KEYS[1], KEYS[1], KEYS[2])
-redis.call('DEL', KEYS[2])
-redis.call('RENAME', KEYS[1], KEYS[3])
-redis.call('PERSIST', KEYS[3])
-return 1
-`)
-
 // positions returns key's bit positions as script arguments.
 func (g *bloomGuard) positions(key string) []any {
 	locs := bloom.Locations([]byte(key), g.k)
@@ -133,7 +100,7 @@ func (g *bloomGuard) test(ctx context.Context, key string, ctr *counters) bool {
 		f.mu.RUnlock()
 		return ok
 	}
-	n, err := bloomTestScript.Run(ctx, g.rdb, []string{g.bits}, g.positions(key)...).Int64()
+	n, err := script.CacheBloomTest.Run(ctx, g.rdb, []string{g.bits}, g.positions(key)...).Int64()
 	if err != nil {
 		ctr.redisErrors.Add(1)
 		return true
@@ -154,7 +121,7 @@ func (g *bloomGuard) add(ctx context.Context, key string) error {
 		g.mu.Unlock()
 		return nil
 	}
-	if err := bloomAddScript.Run(ctx, g.rdb, []string{g.bits, g.next}, g.positions(key)...).Err(); err != nil {
+	if err := script.CacheBloomAdd.Run(ctx, g.rdb, []string{g.bits, g.next}, g.positions(key)...).Err(); err != nil {
 		return fmt.Errorf("cache: bloom add: %w", err)
 	}
 	return nil
@@ -213,7 +180,7 @@ func (g *bloomGuard) rebuild(ctx context.Context) error {
 			return fmt.Errorf("cache: bloom upload: %w", err)
 		}
 	}
-	if err := bloomSwapScript.Run(ctx, g.rdb, []string{g.next, g.tmp, g.bits}).Err(); err != nil {
+	if err := script.CacheBloomSwap.Run(ctx, g.rdb, []string{g.next, g.tmp, g.bits}).Err(); err != nil {
 		return fmt.Errorf("cache: bloom swap: %w", err)
 	}
 	return nil

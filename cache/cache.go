@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/aside-go/aside/internal/keys"
+	"github.com/aside-go/aside/internal/script"
 )
 
 // ErrUnavailable is returned under [FailClosed] when Redis fails, joined
@@ -334,7 +335,7 @@ func (c *Cache[V]) Set(ctx context.Context, key string, v V, opts ...SetOption) 
 	defer cancel()
 	base := keys.Base(c.opt.Prefix, key)
 	if c.opt.VersionedFills {
-		err = versionedSetScript.Run(octx, c.rdb, []string{base, keys.Sub(base, "ver")},
+		err = script.CacheVersionedSet.Run(octx, c.rdb, []string{base, keys.Sub(base, "ver")},
 			b, ttl.Milliseconds(), c.opt.markerTTL().Milliseconds()).Err()
 	} else {
 		err = c.rdb.Set(octx, base, b, ttl).Err()
@@ -372,12 +373,13 @@ func (c *Cache[V]) Delete(ctx context.Context, keyList ...string) error {
 	var err error
 	if c.opt.VersionedFills {
 		mttl := c.opt.markerTTL().Milliseconds()
-		calls := make([]scriptCall, len(keyList))
+		calls := make([]script.Call, len(keyList))
 		for i := range calls {
 			k := rkeys[3*i]
-			calls[i] = scriptCall{keys: []string{k, keys.Sub(k, "ver"), rkeys[3*i+1], rkeys[3*i+2]}, args: []any{mttl}}
+			calls[i] = script.Call{Script: script.CacheVersionedDel,
+				Keys: []string{k, keys.Sub(k, "ver"), rkeys[3*i+1], rkeys[3*i+2]}, Args: []any{mttl}}
 		}
-		for _, cmd := range runScripts(octx, c.rdb, versionedDelScript, calls) {
+		for _, cmd := range script.RunAll(octx, c.rdb, calls) {
 			if cmd.Err() != nil {
 				err = cmd.Err()
 			}

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/aside-go/aside/internal/keys"
+	"github.com/aside-go/aside/internal/script"
 )
 
 // Result is one key's answer in [Cache.GetMany].
@@ -132,13 +133,13 @@ func (c *Cache[V]) mget(ctx context.Context, rkeys []string) ([]any, error) {
 // one pipeline (asked only for misses, so hits stay one MGET per slot).
 func (c *Cache[V]) bloomFilterShared(ctx context.Context, keyList []string, pending []int) []int {
 	g := c.bloom
-	calls := make([]scriptCall, len(pending))
+	calls := make([]script.Call, len(pending))
 	for j, i := range pending {
-		calls[j] = scriptCall{keys: []string{g.bits}, args: g.positions(keyList[i])}
+		calls[j] = script.Call{Script: script.CacheBloomTest, Keys: []string{g.bits}, Args: g.positions(keyList[i])}
 	}
 	octx, cancel := c.opCtx(ctx)
 	defer cancel()
-	cmds := runScripts(octx, c.rdb, bloomTestScript, calls)
+	cmds := script.RunAll(octx, c.rdb, calls)
 	kept := pending[:0]
 	for j, i := range pending {
 		if n, err := cmds[j].Int64(); err == nil && n == 0 {
@@ -218,8 +219,8 @@ func (c *Cache[V]) loadBatch(ctx context.Context, keyList []string, misses []int
 	for _, i := range misses {
 		byKey[keyList[i]] = i
 	}
-	var calls []scriptCall
-	var plain []int // indexes into uniq written with a plain SET
+	var sets []plainSet     // written with a plain SET
+	var calls []script.Call // written with the fill script
 	for j, k := range uniq {
 		v, ok := found[k]
 		r := &loadResult[V]{v: v, neg: !ok}
@@ -236,8 +237,7 @@ func (c *Cache[V]) loadBatch(ctx context.Context, keyList []string, misses []int
 			continue
 		}
 		if ok && !c.opt.VersionedFills && bad[byKey[k]] == "" {
-			plain = append(plain, j)
-			calls = append(calls, scriptCall{args: []any{b}})
+			sets = append(sets, plainSet{key: keys.Base(c.opt.Prefix, k), b: b})
 			continue
 		}
 		ttl := jitter(c.opt.TTL, c.opt.Jitter)
@@ -252,12 +252,13 @@ func (c *Cache[V]) loadBatch(ctx context.Context, keyList []string, misses []int
 		if r.neg {
 			neg = "1"
 		}
-		calls = append(calls, scriptCall{
-			keys: []string{base, keys.Sub(base, "lease"), keys.Sub(base, "wake"), keys.Sub(base, "ver")},
-			args: []any{b, ttl.Milliseconds(), "", versioned, markers[j], neg, c.opt.LeaseTTL.Milliseconds(), bad[byKey[k]]},
+		calls = append(calls, script.Call{
+			Script: script.CacheFill,
+			Keys:   []string{base, keys.Sub(base, "lease"), keys.Sub(base, "wake"), keys.Sub(base, "ver")},
+			Args:   []any{b, ttl.Milliseconds(), "", versioned, markers[j], neg, c.opt.LeaseTTL.Milliseconds(), bad[byKey[k]]},
 		})
 	}
-	c.writeBatch(lctx, uniq, plain, calls)
+	c.writeBatch(lctx, sets, calls)
 	for _, i := range misses {
 		if v, ok := found[keyList[i]]; ok {
 			out[i] = Result[V]{Value: v, Found: true}
@@ -266,56 +267,27 @@ func (c *Cache[V]) loadBatch(ctx context.Context, keyList []string, misses []int
 	return nil
 }
 
-// writeBatch writes plain SETs (calls without keys, uniq index in plain)
-// and fill scripts. Failures are counted, not returned: the values are
-// already loaded.
-func (c *Cache[V]) writeBatch(ctx context.Context, uniq []string, plain []int, calls []scriptCall) {
-	var scripted []scriptCall
-	pipe := c.rdb.Pipeline()
-	p := 0
-	for _, call := range calls {
-		if call.keys != nil {
-			scripted = append(scripted, call)
-			continue
+// plainSet is one value of a batch load written with a plain SET.
+type plainSet struct {
+	key string // Redis key
+	b   []byte // entry
+}
+
+// writeBatch writes sets (one pipeline) and fill script calls (another).
+// Failures are counted, not returned: the values are already loaded.
+func (c *Cache[V]) writeBatch(ctx context.Context, sets []plainSet, calls []script.Call) {
+	if len(sets) > 0 {
+		pipe := c.rdb.Pipeline()
+		for _, s := range sets {
+			pipe.Set(ctx, s.key, s.b, jitter(c.opt.TTL, c.opt.Jitter))
 		}
-		pipe.Set(ctx, keys.Base(c.opt.Prefix, uniq[plain[p]]), call.args[0], jitter(c.opt.TTL, c.opt.Jitter))
-		p++
-	}
-	if pipe.Len() > 0 {
 		if _, err := pipe.Exec(ctx); err != nil {
 			c.ctr.redisErrors.Add(1)
 		}
 	}
-	for _, cmd := range runScripts(ctx, c.rdb, fillScript, scripted) {
+	for _, cmd := range script.RunAll(ctx, c.rdb, calls) {
 		if cmd.Err() != nil {
 			c.ctr.redisErrors.Add(1)
 		}
 	}
-}
-
-// scriptCall is one run of a script in a pipeline.
-type scriptCall struct {
-	keys []string
-	args []any
-}
-
-// runScripts runs s once per call in one pipeline (EVALSHA), redoing
-// calls that met NOSCRIPT with Run, which loads the script.
-func runScripts(ctx context.Context, rdb redis.UniversalClient, s *redis.Script, calls []scriptCall) []*redis.Cmd {
-	if len(calls) == 0 {
-		return nil
-	}
-	cmds := make([]*redis.Cmd, len(calls))
-	_, _ = rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, call := range calls {
-			cmds[i] = s.EvalSha(ctx, p, call.keys, call.args...)
-		}
-		return nil
-	})
-	for i, cmd := range cmds {
-		if err := cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-			cmds[i] = s.Run(ctx, rdb, calls[i].keys, calls[i].args...)
-		}
-	}
-	return cmds
 }

@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"strconv"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/aside-go/aside/internal/keys"
+	"github.com/aside-go/aside/internal/lease"
+	"github.com/aside-go/aside/internal/script"
 )
 
 // loadResult is what one shared load hands every waiter.
@@ -87,7 +85,7 @@ func (c *Cache[V]) loadShared(ctx context.Context, key string, l Loader[V], bad 
 	}
 	base := keys.Base(c.opt.Prefix, key)
 	ks := []string{base, keys.Sub(base, "lease"), keys.Sub(base, "wake"), keys.Sub(base, "ver")}
-	token := strconv.FormatUint(rand.Uint64(), 36)
+	token := lease.Token()
 	versioned := "0"
 	if c.opt.VersionedFills {
 		versioned = "1"
@@ -95,7 +93,7 @@ func (c *Cache[V]) loadShared(ctx context.Context, key string, l Loader[V], bad 
 	waited := false
 	for {
 		octx, cancel := c.opCtx(ctx)
-		res, err := acquireScript.Run(octx, c.rdb, ks, token, c.opt.LeaseTTL.Milliseconds(), versioned, "0", bad).Slice()
+		res, err := script.CacheAcquire.Run(octx, c.rdb, ks, token, c.opt.LeaseTTL.Milliseconds(), versioned, "0", bad).Slice()
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
@@ -150,9 +148,9 @@ func (c *Cache[V]) loadShared(ctx context.Context, key string, l Loader[V], bad 
 
 // waitWake blocks on key's wake list for a short while: until the lease
 // holder's fill pushes to it, or the step times out (so a dead holder's
-// lease is noticed when it expires). BLMOVE is not interrupted by ctx in
-// go-redis, hence short steps; it rotates the list in place, so every
-// waiter is woken by one push. It returns the wake token: the entry the
+// lease is noticed when it expires). The wait is [lease.WaitAll]: short
+// steps, since go-redis does not interrupt it when ctx ends, and every
+// waiter is woken by one push. It returns the wake message: the entry the
 // holder wrote, "1" (read again), or "" after a timeout.
 func (c *Cache[V]) waitWake(ctx context.Context, wake string) (string, error) {
 	step := min(c.opt.LeaseTTL/4, 250*time.Millisecond)
@@ -162,13 +160,11 @@ func (c *Cache[V]) waitWake(ctx context.Context, wake string) (string, error) {
 	if step < 10*time.Millisecond {
 		step = 10 * time.Millisecond
 	}
-	cmd := redis.NewStringCmd(ctx, "blmove", wake, wake, "left", "right",
-		strconv.FormatFloat(step.Seconds(), 'f', 3, 64))
-	err := c.rdb.Process(ctx, cmd)
+	msg, _, err := lease.WaitAll(ctx, c.rdb, wake, step)
 	if ctx.Err() != nil {
 		return "", ctx.Err()
 	}
-	if err != nil && !errors.Is(err, redis.Nil) {
+	if err != nil {
 		c.ctr.redisErrors.Add(1)
 		// Do not spin on a failing Redis: the next acquire sees the error.
 		t := time.NewTimer(step)
@@ -180,7 +176,7 @@ func (c *Cache[V]) waitWake(ctx context.Context, wake string) (string, error) {
 		}
 		return "", nil
 	}
-	return cmd.Val(), nil
+	return msg, nil
 }
 
 // loadAndFill calls the loader, writes the outcome to Redis (releasing
@@ -197,7 +193,7 @@ func (c *Cache[V]) loadAndFill(ctx context.Context, key string, l Loader[V], epo
 	if failed {
 		if token != "" {
 			rctx, cancel := c.opCtx(context.WithoutCancel(ctx))
-			_ = releaseScript.Run(rctx, c.rdb, []string{keys.Sub(base, "lease"), keys.Sub(base, "wake")}, token, wakeMs).Err()
+			_ = script.CacheRelease.Run(rctx, c.rdb, []string{keys.Sub(base, "lease"), keys.Sub(base, "wake")}, token, wakeMs).Err()
 			cancel()
 		}
 		if pe != nil {
@@ -242,7 +238,7 @@ func (c *Cache[V]) fill(ctx context.Context, key string, r *loadResult[V], token
 		if token == "" {
 			return nil
 		}
-		return releaseScript.Run(octx, c.rdb, []string{keys.Sub(base, "lease"), keys.Sub(base, "wake")}, token, c.opt.LeaseTTL.Milliseconds()).Err()
+		return script.CacheRelease.Run(octx, c.rdb, []string{keys.Sub(base, "lease"), keys.Sub(base, "wake")}, token, c.opt.LeaseTTL.Milliseconds()).Err()
 	}
 	if c.opt.DisableLease && !r.neg && old == "" {
 		return c.rdb.Set(octx, base, b, ttl).Err()
@@ -254,7 +250,7 @@ func (c *Cache[V]) fill(ctx context.Context, key string, r *loadResult[V], token
 	if r.neg {
 		negFlag = "1"
 	}
-	return fillScript.Run(octx, c.rdb,
+	return script.CacheFill.Run(octx, c.rdb,
 		[]string{base, keys.Sub(base, "lease"), keys.Sub(base, "wake"), keys.Sub(base, "ver")},
 		b, ttl.Milliseconds(), token, versioned, marker, negFlag, c.opt.LeaseTTL.Milliseconds(), old).Err()
 }

@@ -2,10 +2,10 @@ package cache
 
 import (
 	"context"
-	"math/rand/v2"
-	"strconv"
 
 	"github.com/aside-go/aside/internal/keys"
+	"github.com/aside-go/aside/internal/lease"
+	"github.com/aside-go/aside/internal/script"
 )
 
 // refresh starts a background refresh of key, unless one is running in
@@ -51,12 +51,12 @@ func (c *Cache[V]) refreshNow(ctx context.Context, key, old string, l Loader[V])
 	if !c.opt.DisableLease {
 		base := keys.Base(c.opt.Prefix, key)
 		ks := []string{base, keys.Sub(base, "lease"), keys.Sub(base, "wake"), keys.Sub(base, "ver")}
-		token = strconv.FormatUint(rand.Uint64(), 36)
+		token = lease.Token()
 		versioned := "0"
 		if c.opt.VersionedFills {
 			versioned = "1"
 		}
-		res, err := acquireScript.Run(ctx, c.rdb, ks, token, c.opt.LeaseTTL.Milliseconds(), versioned, "1", old).Slice()
+		res, err := script.CacheAcquire.Run(ctx, c.rdb, ks, token, c.opt.LeaseTTL.Milliseconds(), versioned, "1", old).Slice()
 		if err != nil {
 			c.ctr.redisErrors.Add(1)
 			return

@@ -3,7 +3,6 @@ package consistency
 import (
 	"context"
 	"crypto/rand"
-	_ "embed"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -12,23 +11,8 @@ import (
 	"time"
 
 	"github.com/aside-go/aside/internal/keys"
+	"github.com/aside-go/aside/internal/script"
 	"github.com/redis/go-redis/v9"
-)
-
-var (
-	//go:embed lua/intent.lua
-	intentSrc string
-	//go:embed lua/commit.lua
-	commitSrc string
-	//go:embed lua/claim.lua
-	claimSrc string
-	//go:embed lua/done.lua
-	doneSrc string
-
-	intentScript = redis.NewScript(intentSrc)
-	commitScript = redis.NewScript(commitSrc)
-	claimScript  = redis.NewScript(claimSrc)
-	doneScript   = redis.NewScript(doneSrc)
 )
 
 // schedule is the durable part of a Keeper: write intents and second
@@ -96,74 +80,43 @@ func (s *schedule) byShard(id string, ks []string) map[int][]entry {
 	return m
 }
 
-// call is one script invocation of a batch.
-type call struct {
-	script *redis.Script
-	keys   []string
-	args   []any
-}
-
-// runAll runs calls in one pipeline (go-redis splits it per node on a
-// Cluster), loading a script that the server does not know yet. It returns
-// each call's result and the first error.
-func runAll(ctx context.Context, rdb redis.UniversalClient, calls []call) ([]any, error) {
-	if len(calls) == 1 {
-		c := calls[0]
-		v, err := c.script.Run(ctx, rdb, c.keys, c.args...).Result()
-		return []any{v}, err
+// firstErr returns the first error of a batch run by [script.RunAll].
+func firstErr(cmds []*redis.Cmd) error {
+	for _, cmd := range cmds {
+		if err := cmd.Err(); err != nil {
+			return err
+		}
 	}
-	cmds := make([]*redis.Cmd, len(calls))
-	_, _ = rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, c := range calls {
-			cmds[i] = c.script.EvalSha(ctx, p, c.keys, c.args...)
-		}
-		return nil
-	})
-	out := make([]any, len(calls))
-	var first error
-	for i, cmd := range cmds {
-		v, err := cmd.Result()
-		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-			c := calls[i]
-			v, err = c.script.Run(ctx, rdb, c.keys, c.args...).Result()
-		}
-		if err != nil && first == nil {
-			first = err
-		}
-		out[i] = v
-	}
-	return out, first
+	return nil
 }
 
 // addIntents records the intents of one write, due after timeout.
 func (s *schedule) addIntents(ctx context.Context, groups map[int][]entry, timeout time.Duration) error {
-	calls := make([]call, 0, len(groups))
+	calls := make([]script.Call, 0, len(groups))
 	for i, es := range groups {
 		args := make([]any, 1, 1+len(es))
 		args[0] = timeout.Milliseconds()
 		for _, e := range es {
 			args = append(args, e.intent)
 		}
-		calls = append(calls, call{intentScript, []string{intentKey(s.shards[i])}, args})
+		calls = append(calls, script.Call{Script: script.ConsistencyIntent, Keys: []string{intentKey(s.shards[i])}, Args: args})
 	}
-	_, err := runAll(ctx, s.rdb, calls)
-	return err
+	return firstErr(script.RunAll(ctx, s.rdb, calls))
 }
 
 // commit drops the intents of one write and, if delay > 0, schedules the
 // second delete of its keys delay later.
 func (s *schedule) commit(ctx context.Context, groups map[int][]entry, delay time.Duration) error {
-	calls := make([]call, 0, len(groups))
+	calls := make([]script.Call, 0, len(groups))
 	for i, es := range groups {
 		args := make([]any, 1, 1+2*len(es))
 		args[0] = delay.Milliseconds()
 		for _, e := range es {
 			args = append(args, e.base, e.intent)
 		}
-		calls = append(calls, call{commitScript, []string{s.shards[i], intentKey(s.shards[i])}, args})
+		calls = append(calls, script.Call{Script: script.ConsistencyCommit, Keys: []string{s.shards[i], intentKey(s.shards[i])}, Args: args})
 	}
-	_, err := runAll(ctx, s.rdb, calls)
-	return err
+	return firstErr(script.RunAll(ctx, s.rdb, calls))
 }
 
 // claimed is what one claim round took from one shard.
@@ -177,16 +130,17 @@ type claimed struct {
 // claims, the time until the next entry falls due (negative if none) and
 // whether some shard had more due entries than it took.
 func (s *schedule) claim(ctx context.Context, timeout time.Duration) ([]claimed, time.Duration, bool, error) {
-	calls := make([]call, len(s.shards))
+	calls := make([]script.Call, len(s.shards))
 	for i, sh := range s.shards {
-		calls[i] = call{claimScript, []string{sh, intentKey(sh), claimKey(sh)}, []any{timeout.Milliseconds(), claimBatch}}
+		calls[i] = script.Call{Script: script.ConsistencyClaim, Keys: []string{sh, intentKey(sh), claimKey(sh)}, Args: []any{timeout.Milliseconds(), claimBatch}}
 	}
-	res, err := runAll(ctx, s.rdb, calls)
+	cmds := script.RunAll(ctx, s.rdb, calls)
+	err := firstErr(cmds)
 	var out []claimed
 	next := time.Duration(-1)
 	more := false
-	for i, v := range res {
-		arr, ok := v.([]any)
+	for i, cmd := range cmds {
+		arr, ok := cmd.Val().([]any)
 		if !ok || len(arr) < 2 {
 			continue
 		}
@@ -213,20 +167,19 @@ func (s *schedule) claim(ctx context.Context, timeout time.Duration) ([]claimed,
 
 // done releases claims carried out.
 func (s *schedule) done(ctx context.Context, cs []claimed) error {
-	calls := make([]call, 0, len(cs))
+	calls := make([]script.Call, 0, len(cs))
 	for _, c := range cs {
 		args := make([]any, 1, 1+len(c.members))
 		args[0] = c.deadline
 		for _, m := range c.members {
 			args = append(args, m)
 		}
-		calls = append(calls, call{doneScript, []string{claimKey(s.shards[c.shard])}, args})
+		calls = append(calls, script.Call{Script: script.ConsistencyDone, Keys: []string{claimKey(s.shards[c.shard])}, Args: args})
 	}
 	if len(calls) == 0 {
 		return nil
 	}
-	_, err := runAll(ctx, s.rdb, calls)
-	return err
+	return firstErr(script.RunAll(ctx, s.rdb, calls))
 }
 
 // errBadEntry reports a schedule member this instance cannot parse.

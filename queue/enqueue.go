@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/aside-go/aside/internal/script"
 )
 
 // Item is one message of [Queue.EnqueueBatch].
@@ -109,7 +111,7 @@ func (q *Queue) runEnqueue(ctx context.Context, msgArgs []any) ([]string, int, e
 	args := make([]any, 0, 1+len(msgArgs))
 	args = append(args, q.opt.DedupeWindow.Milliseconds())
 	args = append(args, msgArgs...)
-	res, err := enqueueScript.Run(ctx, q.rdb, q.k.enqueue, args...).Slice()
+	res, err := script.QueueEnqueue.Run(ctx, q.rdb, q.k.enqueue, args...).Slice()
 	if err != nil {
 		return nil, 0, fmt.Errorf("queue: enqueue: %w", err)
 	}
@@ -275,7 +277,7 @@ func (c *combiner) send(batch []*enqReq) {
 	// One caller's cancel must not fail the others: run detached, bounded.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(live[0].ctx), opTimeout)
 	defer cancel()
-	res, err := enqueueScript.Run(ctx, c.q.rdb, c.q.k.enqueue, append([]any{c.q.opt.DedupeWindow.Milliseconds()}, args...)...).Slice()
+	res, err := script.QueueEnqueue.Run(ctx, c.q.rdb, c.q.k.enqueue, append([]any{c.q.opt.DedupeWindow.Milliseconds()}, args...)...).Slice()
 	if err == nil && len(res) != 2*len(live) {
 		err = fmt.Errorf("%d replies for %d messages", len(res)/2, len(live))
 	}

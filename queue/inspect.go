@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/aside-go/aside/internal/script"
 )
 
 // Counts is how many messages a queue holds in each state.
@@ -16,7 +18,7 @@ type Counts struct {
 
 // Counts returns the queue's counts, read at one instant.
 func (q *Queue) Counts(ctx context.Context) (Counts, error) {
-	res, err := countsScript.Run(ctx, q.rdb, q.k.counts).Int64Slice()
+	res, err := script.QueueCounts.Run(ctx, q.rdb, q.k.counts).Int64Slice()
 	if err != nil {
 		return Counts{}, fmt.Errorf("queue: counts: %w", err)
 	}
@@ -39,7 +41,7 @@ func (q *Queue) PeekDead(ctx context.Context, n int) ([]DeadLetter, error) {
 	if n <= 0 {
 		return nil, errors.New("queue: PeekDead needs n > 0")
 	}
-	res, err := peekDeadScript.Run(ctx, q.rdb, q.k.peek, n).Slice()
+	res, err := script.QueuePeekDead.Run(ctx, q.rdb, q.k.peek, n).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("queue: peek dead: %w", err)
 	}
@@ -70,7 +72,7 @@ func (q *Queue) RequeueDead(ctx context.Context, n int) (int, error) {
 		if n > 0 {
 			want = min(want, n-total)
 		}
-		got, err := requeueDeadScript.Run(ctx, q.rdb, q.k.requeue, want).Int()
+		got, err := script.QueueRequeueDead.Run(ctx, q.rdb, q.k.requeue, want).Int()
 		if err != nil {
 			return total, fmt.Errorf("queue: requeue dead: %w", err)
 		}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aside-go/aside/internal/keys"
+	"github.com/aside-go/aside/internal/script"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -23,38 +23,6 @@ type Queue struct {
 	opt  Options
 	k    keyset
 	enq  combiner // merges concurrent Enqueue calls into one script call
-}
-
-// keyset holds the Redis keys of one queue, all in one hash slot.
-type keyset struct {
-	ready, inflight, delayed, dead string
-	payload, count, token, error   string
-	seq, wake, dedupe, dedupeID    string
-
-	enqueue, fetch, ack, nack, extend, counts, peek, requeue, all []string
-}
-
-func newKeyset(prefix, name string) keyset {
-	b := keys.Base(prefix, name)
-	k := keyset{
-		ready: keys.Sub(b, "ready"), inflight: keys.Sub(b, "inflight"), delayed: keys.Sub(b, "delayed"),
-		dead: keys.Sub(b, "dead"), payload: keys.Sub(b, "payload"), count: keys.Sub(b, "count"),
-		token: keys.Sub(b, "token"), error: keys.Sub(b, "error"),
-		seq: keys.Sub(b, "seq"), wake: keys.Sub(b, "wake"), dedupe: keys.Sub(b, "dedupe"),
-		dedupeID: keys.Sub(b, "dedupeid"),
-	}
-	k.enqueue = []string{k.ready, k.delayed, k.payload, k.dedupe, k.dedupeID, k.wake}
-	k.fetch = []string{k.ready, k.inflight, k.delayed, k.dead, k.payload, k.count, k.token, k.error, k.seq, k.wake}
-	k.ack = []string{k.inflight, k.payload, k.count, k.token, k.error}
-	k.nack = []string{k.inflight, k.ready, k.delayed, k.dead, k.count, k.token, k.payload, k.error, k.wake}
-	k.extend = []string{k.inflight, k.token}
-	k.counts = []string{k.ready, k.inflight, k.delayed, k.dead}
-	k.peek = []string{k.dead, k.payload, k.count, k.error}
-	k.requeue = []string{k.dead, k.ready, k.payload, k.count, k.wake}
-	// all is what Purge deletes: every message, not the token counter.
-	k.all = []string{k.ready, k.inflight, k.delayed, k.dead, k.payload, k.count, k.token, k.error,
-		k.wake, k.dedupe, k.dedupeID}
-	return k
 }
 
 // New returns the queue called name, stored under opt.Prefix. It checks the
@@ -148,7 +116,7 @@ func (q *Queue) fetch(ctx context.Context, a fetchArgs) (fetchResult, error) {
 		args = append(args, m.ID, m.Token)
 	}
 	r := fetchResult{next: -1}
-	res, err := fetchScript.Run(ctx, q.rdb, q.k.fetch, args...).Slice()
+	res, err := script.QueueFetch.Run(ctx, q.rdb, q.k.fetch, args...).Slice()
 	if err != nil {
 		return r, fmt.Errorf("queue: fetch: %w", err)
 	}
@@ -197,7 +165,7 @@ func (q *Queue) ackBatch(ctx context.Context, ms []*Message) ([]bool, error) {
 	for _, m := range ms {
 		args = append(args, m.ID, m.Token)
 	}
-	res, err := ackScript.Run(ctx, q.rdb, q.k.ack, args...).Slice()
+	res, err := script.QueueAck.Run(ctx, q.rdb, q.k.ack, args...).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("queue: ack: %w", err)
 	}
@@ -229,7 +197,7 @@ func (q *Queue) Nack(ctx context.Context, m *Message, cause error, retryAfter ti
 	if retryAfter > 0 {
 		delayMs = max(1, (retryAfter + time.Millisecond - 1).Milliseconds())
 	}
-	r, err := nackScript.Run(ctx, q.rdb, q.k.nack, m.ID, m.Token, text, delayMs, perm).Int()
+	r, err := script.QueueNack.Run(ctx, q.rdb, q.k.nack, m.ID, m.Token, text, delayMs, perm).Int()
 	if err != nil {
 		return false, fmt.Errorf("queue: nack: %w", err)
 	}
@@ -262,7 +230,7 @@ func (q *Queue) extendBatch(ctx context.Context, ms []*Message, visibility time.
 	for _, m := range ms {
 		args = append(args, m.ID, m.Token)
 	}
-	res, err := extendScript.Run(ctx, q.rdb, q.k.extend, args...).Slice()
+	res, err := script.QueueExtend.Run(ctx, q.rdb, q.k.extend, args...).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("queue: extend: %w", err)
 	}

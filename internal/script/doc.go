@@ -10,6 +10,6 @@
 // names the libraries (lua/lib_NAME.lua) put in front of it: lib_now.lua
 // reads the server clock once, lib_lease.lua is the token lease shared by
 // locks, semaphores, cache fills, the HTTP response store and idempotency
-// records. A script is run with EVALSHA and loaded on NOSCRIPT
+// records, lib_maxof.lua reads a queue message's delivery limit. A script is run with EVALSHA and loaded on NOSCRIPT
 // ([Script.Run]); [RunAll] runs many in one pipeline.
 package script

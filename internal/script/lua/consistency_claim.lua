@@ -1,4 +1,5 @@
--- claim.lua: claim the entries of one shard that fell due.
+--! uses: now
+-- consistency_claim: claim the entries of one shard that fell due.
 -- KEYS[1]: the shard's schedule sorted set (member: base key)
 -- KEYS[2]: the shard's intent sorted set (member: "<id>:<base key>")
 -- KEYS[3]: the shard's claim sorted set (score: claim deadline)
@@ -9,8 +10,6 @@
 -- the shard is empty) and the claimed members, "s:<base>" for a scheduled
 -- delete and "i:<id>:<base>" for an intent. A claim whose deadline passed
 -- (its instance died) is claimed again, so every entry runs at least once.
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local deadline = now + tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
 local out = {deadline, -1}

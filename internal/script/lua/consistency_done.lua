@@ -1,4 +1,4 @@
--- done.lua: release the claims an instance has carried out.
+-- consistency_done: release the claims an instance has carried out.
 -- KEYS[1]: the shard's claim sorted set
 -- ARGV[1]: the deadline the claims were taken with
 -- ARGV[2..]: the claimed members

@@ -1,5 +1,6 @@
--- commit.lua: after a write's first invalidation, schedule its second delete
--- (if any) and drop its intents, in one shard.
+--! uses: now
+-- consistency_commit: after a write's first invalidation, schedule its
+-- second delete (if any) and drop its intents, in one shard.
 -- KEYS[1]: the shard's schedule sorted set
 -- KEYS[2]: the shard's intent sorted set
 -- ARGV[1]: milliseconds until the second delete (0: none)
@@ -7,8 +8,6 @@
 -- Returns the server time in milliseconds. An already scheduled delete of
 -- the same key keeps the later of the two due times, so one delete that runs
 -- after every write's delay covers them all.
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local delay = tonumber(ARGV[1])
 local due = now + delay
 for i = 2, #ARGV, 2 do

@@ -1,0 +1,14 @@
+package script
+
+// Package queue: one queue's keys share a hash tag; lib_maxof.lua reads
+// the max deliveries of a stored message.
+var (
+	QueueEnqueue     = load("queue_enqueue.lua")
+	QueueFetch       = load("queue_fetch.lua")
+	QueueAck         = load("queue_ack.lua")
+	QueueNack        = load("queue_nack.lua")
+	QueueExtend      = load("queue_extend.lua")
+	QueueCounts      = load("queue_counts.lua")
+	QueuePeekDead    = load("queue_peek_dead.lua")
+	QueueRequeueDead = load("queue_requeue_dead.lua")
+)
