@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -22,8 +23,56 @@ import (
 const (
 	childAddrs  = "ASIDE_LOCK_CHILD_ADDRS" // "standalone:ADDR" or "cluster:ADDR,ADDR,..."
 	childPrefix = "ASIDE_LOCK_CHILD_PREFIX"
-	childRounds = "ASIDE_LOCK_CHILD_ROUNDS"
+	childRounds = "ASIDE_LOCK_CHILD_ROUNDS" // -1: obtain once, print HELD and wait to be killed
 )
+
+// A holder process killed with SIGKILL never releases: a waiter in another
+// process takes over when its lease ends, and not before.
+func TestClient_Obtain_HolderKilled(t *testing.T) {
+	t.Parallel()
+	s := redistest.StartServer(t, redistest.Config{})
+	prefix := redistest.Prefix(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestLockChildProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), childAddrs+"=standalone:"+s.Addr(), childPrefix+"="+prefix, childRounds+"=-1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	sc := bufio.NewScanner(out)
+	if !sc.Scan() || !strings.HasPrefix(sc.Text(), "HELD") {
+		t.Fatalf("child: %q, want HELD", sc.Text())
+	}
+	held := time.Now()
+	c := newClient(t, s.Client(t), prefix)
+	got := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), childLease+5*time.Second)
+		defer cancel()
+		l, err := c.Obtain(ctx, "shared", time.Second)
+		if err == nil {
+			err = l.Release(context.Background())
+		}
+		got <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	if err := <-got; err != nil {
+		t.Fatalf("waiter after the holder was killed: %v, want the lock once its lease ended", err)
+	}
+	if d := time.Since(held); d < childLease-childLease/10 {
+		t.Fatalf("the waiter obtained %v after the kill -9'd holder did, within its %v lease", d, childLease)
+	}
+}
+
+// childLease is the lease of the child that is killed holding the lock.
+const childLease = 2 * time.Second
 
 // TestClient_Obtain_MultiProcess runs 8 processes (children of this test
 // binary, each with its own Redis connections) that take one lock 200
@@ -130,6 +179,15 @@ func TestLockChildProcess(t *testing.T) {
 	c, err := lock.New(rdb, &lock.Options{Prefix: prefix})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if rounds < 0 {
+		if _, err := c.Obtain(context.Background(), "shared", childLease); err != nil {
+			fmt.Printf("FAIL obtain: %v\n", err)
+			return
+		}
+		fmt.Println("HELD")
+		time.Sleep(time.Minute) // until killed
+		return
 	}
 	inside := "{" + prefix + ":shared}:inside"
 	for range rounds {
