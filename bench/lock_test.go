@@ -3,7 +3,9 @@ package bench
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"testing"
@@ -13,6 +15,7 @@ import (
 	"github.com/bsm/redislock"
 	"github.com/go-redsync/redsync/v4"
 	"github.com/go-redsync/redsync/v4/redis/goredis/v9"
+	"github.com/redis/go-redis/v9"
 )
 
 // Lock benchmarks: aside's lock against bsm/redislock and redsync, on the
@@ -21,22 +24,55 @@ import (
 // Uncontended: one goroutine obtains and releases one key in a loop (two
 // round trips for each library).
 //
-// Hand-off: 21 goroutines take the lock in turn and hold it for 1 ms of
-// work; a goroutine that released waits until another holds the lock
-// before it queues again, so every release finds one holder and 20
-// waiters (none of them just arriving). Each op is one hand-off,
-// measured from the start of the holder's Release to the moment the next
-// goroutine holds the lock (reported as p50-ms and p99-ms). aside's
-// waiters are woken by the release. redislock waiters retry on a linear
-// backoff: 100 ms in _Redislock (the value of its own example) and 10 ms
-// in _Redislock10ms; redsync waiters retry after its default random 50 to
-// 250 ms.
+// Hand-off: one holder and W waiters (W = 2, 20, 100 in sub-benchmarks
+// waiters=W) take the lock in turn and hold it for 1 ms of work; a
+// goroutine that released waits until another holds the lock before it
+// queues again, so every release finds one holder and W waiters (none of
+// them just arriving). Each op is one hand-off, measured from the start of
+// the holder's Release to the moment the next goroutine holds the lock
+// (reported as p50-ms and p99-ms), and cmds/op counts every Redis command
+// the client sent per hand-off (a go-redis hook): the holder's obtain and
+// release plus whatever the waiters send while they wait.
+//
+// aside's waiters are woken by the release. redislock waiters retry on a
+// backoff: 100 ms linear in _Redislock (the value of its own example),
+// and in _RedislockJitter a random delay in [5 ms, 15 ms) (mean 10 ms),
+// so its pollers do not come back in lockstep, as redislock's docs advise
+// for contended keys (a retry strategy with jitter); redsync waiters retry
+// after its default random 50 to 250 ms.
 
 const (
-	lockTTL        = 10 * time.Second
-	handoffWorkers = 21 // one holder and 20 waiters
-	holdFor        = time.Millisecond
+	lockTTL = 10 * time.Second
+	holdFor = time.Millisecond
 )
+
+// handoffWaiters are the waiter counts of the hand-off sub-benchmarks.
+var handoffWaiters = []int{2, 20, 100}
+
+// eachWaiters runs f as sub-benchmarks waiters=W.
+func eachWaiters(b *testing.B, f func(b *testing.B, waiters int)) {
+	for _, w := range handoffWaiters {
+		b.Run(fmt.Sprintf("waiters=%d", w), func(b *testing.B) { f(b, w) })
+	}
+}
+
+// countedClient is a client whose commands are counted, with a pool large
+// enough that 100 pollers do not queue for connections.
+func countedClient(b *testing.B) (*redis.Client, *cmdCounter) {
+	rdb := redis.NewClient(&redis.Options{Addr: client(b).Options().Addr, PoolSize: 128})
+	b.Cleanup(func() { rdb.Close() })
+	cc := &cmdCounter{}
+	rdb.AddHook(cc)
+	return rdb, cc
+}
+
+// jitterBackoff is a redislock retry strategy: a random delay in
+// [mean/2, 3*mean/2).
+type jitterBackoff time.Duration
+
+func (j jitterBackoff) NextBackoff() time.Duration {
+	return time.Duration(j)/2 + rand.N(time.Duration(j))
+}
 
 func BenchmarkLockUncontended_Aside(b *testing.B) {
 	rdb := client(b)
@@ -90,34 +126,41 @@ func BenchmarkLockUncontended_Redsync(b *testing.B) {
 }
 
 func BenchmarkLockHandoff_Aside(b *testing.B) {
-	rdb := client(b)
-	c, err := lock.New(rdb, &lock.Options{Prefix: prefix(b)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
-	benchHandoff(b, func(ctx context.Context) (func(context.Context) error, error) {
-		l, err := c.Obtain(ctx, "k", lockTTL)
+	eachWaiters(b, func(b *testing.B, waiters int) {
+		rdb, cc := countedClient(b)
+		c, err := lock.New(rdb, &lock.Options{Prefix: prefix(b)})
 		if err != nil {
-			return nil, err
+			b.Fatal(err)
 		}
-		return l.Release, nil
+		defer c.Close()
+		benchHandoff(b, waiters, cc, func(ctx context.Context) (func(context.Context) error, error) {
+			l, err := c.Obtain(ctx, "k", lockTTL)
+			if err != nil {
+				return nil, err
+			}
+			return l.Release, nil
+		})
 	})
 }
 
 func BenchmarkLockHandoff_Redislock(b *testing.B) {
-	benchHandoffRedislock(b, 100*time.Millisecond)
+	eachWaiters(b, func(b *testing.B, waiters int) {
+		benchHandoffRedislock(b, waiters, redislock.LinearBackoff(100*time.Millisecond))
+	})
 }
 
-func BenchmarkLockHandoff_Redislock10ms(b *testing.B) {
-	benchHandoffRedislock(b, 10*time.Millisecond)
+func BenchmarkLockHandoff_RedislockJitter(b *testing.B) {
+	eachWaiters(b, func(b *testing.B, waiters int) {
+		benchHandoffRedislock(b, waiters, jitterBackoff(10*time.Millisecond))
+	})
 }
 
-func benchHandoffRedislock(b *testing.B, backoff time.Duration) {
-	rl := redislock.New(client(b))
+func benchHandoffRedislock(b *testing.B, waiters int, retry redislock.RetryStrategy) {
+	rdb, cc := countedClient(b)
+	rl := redislock.New(rdb)
 	key := prefix(b) + ":k"
-	opt := &redislock.Options{RetryStrategy: redislock.LinearBackoff(backoff)}
-	benchHandoff(b, func(ctx context.Context) (func(context.Context) error, error) {
+	opt := &redislock.Options{RetryStrategy: retry}
+	benchHandoff(b, waiters, cc, func(ctx context.Context) (func(context.Context) error, error) {
 		for {
 			// redislock gives up after the TTL when ctx has no deadline:
 			// try again, as a caller waiting for its turn would.
@@ -134,24 +177,27 @@ func benchHandoffRedislock(b *testing.B, backoff time.Duration) {
 }
 
 func BenchmarkLockHandoff_Redsync(b *testing.B) {
-	rs := redsync.New(goredis.NewPool(client(b)))
-	key := prefix(b) + ":k"
-	benchHandoff(b, func(ctx context.Context) (func(context.Context) error, error) {
-		m := rs.NewMutex(key, redsync.WithExpiry(lockTTL), redsync.WithTries(math.MaxInt32))
-		if err := m.LockContext(ctx); err != nil {
-			return nil, err
-		}
-		return func(ctx context.Context) error {
-			_, err := m.UnlockContext(ctx)
-			return err
-		}, nil
+	eachWaiters(b, func(b *testing.B, waiters int) {
+		rdb, cc := countedClient(b)
+		rs := redsync.New(goredis.NewPool(rdb))
+		key := prefix(b) + ":k"
+		benchHandoff(b, waiters, cc, func(ctx context.Context) (func(context.Context) error, error) {
+			m := rs.NewMutex(key, redsync.WithExpiry(lockTTL), redsync.WithTries(math.MaxInt32))
+			if err := m.LockContext(ctx); err != nil {
+				return nil, err
+			}
+			return func(ctx context.Context) error {
+				_, err := m.UnlockContext(ctx)
+				return err
+			}, nil
+		})
 	})
 }
 
-// benchHandoff runs handoffWorkers goroutines that each loop: obtain,
-// record the time since the previous holder began releasing, release,
-// wait until the next holder has the lock. b.N hand-offs in all.
-func benchHandoff(b *testing.B, obtain func(ctx context.Context) (release func(context.Context) error, err error)) {
+// benchHandoff runs waiters+1 goroutines that each loop: obtain, record
+// the time since the previous holder began releasing, release, wait until
+// the next holder has the lock. b.N hand-offs in all.
+func benchHandoff(b *testing.B, waiters int, cc *cmdCounter, obtain func(ctx context.Context) (release func(context.Context) error, err error)) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var (
@@ -163,7 +209,8 @@ func benchHandoff(b *testing.B, obtain func(ctx context.Context) (release func(c
 		wg           sync.WaitGroup
 	)
 	b.ResetTimer()
-	for range handoffWorkers {
+	cmds0 := cc.n.Load()
+	for range waiters + 1 {
 		wg.Go(func() {
 			for {
 				release, err := obtain(ctx)
@@ -210,6 +257,7 @@ func benchHandoff(b *testing.B, obtain func(ctx context.Context) (release func(c
 	}
 	wg.Wait()
 	b.StopTimer()
+	b.ReportMetric(float64(cc.n.Load()-cmds0)/float64(b.N), "cmds/op")
 	if len(lat) == 0 {
 		return
 	}
