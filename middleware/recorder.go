@@ -78,9 +78,15 @@ func (r *recorder) WriteHeader(code int) {
 	}
 	r.mode, r.buffering = m, buf
 	if cl := r.header.Get("Content-Length"); cl != "" {
-		if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n > r.limit {
+		n, err := strconv.ParseInt(cl, 10, 64)
+		switch {
+		case err != nil || n < 0:
+			// A malformed length (Content-Length: -1): pass the response
+			// through, never store it.
+			r.buffering = false
+		case n > r.limit:
 			r.buffering, r.overflow = false, true
-		} else if err == nil && r.buffering {
+		case r.buffering:
 			r.body = make([]byte, 0, n)
 		}
 	}

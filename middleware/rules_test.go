@@ -171,6 +171,15 @@ var rules = []rule{
 		},
 	},
 	{
+		// A handler's invalid Content-Length used to panic the recorder.
+		name:    "Content-Length -1: passed through, not stored",
+		respond: fixed("Cache-Control", "max-age=60", "Content-Length", "-1"),
+		steps: []step{
+			{wantCalls: 1, wantBody: body("v1")},
+			{wantCalls: 2, wantBody: body("v2")},
+		},
+	},
+	{
 		name:    "malformed max-age is stale, not fresh",
 		respond: fixed("Cache-Control", "max-age=soon"),
 		steps:   []step{{wantCalls: 1}, {wantCalls: 2}},

@@ -93,10 +93,7 @@ func (q *Queue) itemArgs(it Item) ([]any, error) {
 	if !c.at.IsZero() {
 		delay = time.Until(c.at)
 	}
-	var delayMs int64
-	if delay > 0 {
-		delayMs = max(1, (delay + time.Millisecond - 1).Milliseconds()) // round up: never early
-	}
+	delayMs := ceilMs(delay)
 	maxD := c.maxDeliveries
 	if maxD == 0 {
 		maxD = q.opt.MaxDeliveries
@@ -292,4 +289,18 @@ func (c *combiner) send(batch []*enqReq) {
 		}
 		r.done <- out
 	}
+}
+
+// ceilMs is d in whole milliseconds rounded up (never early), 0 for d <= 0,
+// without overflow: WithDelay(math.MaxInt64) or WithAt(year 9999) is a
+// delay of about 292 years, never an immediate delivery.
+func ceilMs(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	ms := int64(d / time.Millisecond)
+	if d%time.Millisecond != 0 {
+		ms++
+	}
+	return ms
 }

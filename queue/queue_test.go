@@ -3,6 +3,7 @@ package queue_test
 import (
 	"errors"
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -263,6 +264,33 @@ func TestQueue_Purge_DeletesEverything(t *testing.T) {
 		}
 		if err := q.Ack(ctx, msgs[0]); !errors.Is(err, queue.ErrStaleDelivery) {
 			t.Errorf("Ack after purge = %v, want ErrStaleDelivery", err)
+		}
+	})
+}
+
+// Delays too large for a millisecond count in nanoseconds (MaxInt64, a
+// time in year 9999) are not an overflow that delivers at once.
+func TestQueue_Enqueue_HugeDelayNotImmediate(t *testing.T) {
+	redistest.EachTopology(t, func(t *testing.T, tp *redistest.Topology) {
+		ctx := t.Context()
+		q := newQueue(t, tp.Client(t), nil)
+		for _, o := range []queue.EnqueueOption{
+			queue.WithDelay(math.MaxInt64),
+			queue.WithAt(time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)),
+		} {
+			if _, err := q.Enqueue(ctx, []byte("far"), o); err != nil {
+				t.Fatal(err)
+			}
+		}
+		msgs, err := q.Fetch(ctx, 10, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(msgs) != 0 {
+			t.Fatalf("fetched %d messages with a delay of centuries", len(msgs))
+		}
+		if c, err := q.Counts(ctx); err != nil || c.Delayed != 2 || c.Ready != 0 {
+			t.Fatalf("counts %+v, %v; want 2 delayed", c, err)
 		}
 	})
 }
