@@ -8,7 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/semaphore"
@@ -33,11 +32,10 @@ type Cache[V any] struct {
 	opt     Options[V]
 	codec   Codec[V]
 	cluster bool
-	// deadlines is false for a client without ContextTimeoutEnabled: it
-	// ignores context deadlines, so opCtx does not build them.
-	deadlines bool
-	local     *local[V]   // nil without an L1 tier
-	bloom     *bloomGuard // nil without a bloom guard
+
+	downUntil atomic.Int64 // monoNow until which Redis is left alone after a failure
+	local     *local[V]    // nil without an L1 tier
+	bloom     *bloomGuard  // nil without a bloom guard
 	sem       *semaphore.Weighted
 	sf        singleflight.Group // loads
 	reads     *readTable[V]      // Redis reads of Get
@@ -72,15 +70,7 @@ func New[V any](rdb redis.UniversalClient, opt *Options[V]) (*Cache[V], error) {
 	c := &Cache[V]{rdb: rdb, opt: o, codec: o.Codec, refreshing: map[string]struct{}{},
 		reads: newReadTable[V](),
 		sem:   semaphore.NewWeighted(int64(o.MaxFailOpenLoads))}
-	switch r := rdb.(type) {
-	case *redis.ClusterClient:
-		c.cluster = true
-		c.deadlines = r.Options().ContextTimeoutEnabled
-	case *redis.Client:
-		c.deadlines = r.Options().ContextTimeoutEnabled
-	default:
-		c.deadlines = true
-	}
+	_, c.cluster = rdb.(*redis.ClusterClient)
 	if o.Local != nil {
 		c.local = newLocal[V](o.Local.Size, o.Local.TTL, o.Jitter)
 	}
@@ -201,8 +191,12 @@ func (c *Cache[V]) read(ctx context.Context, key string, l Loader[V]) readOutcom
 	if c.local != nil {
 		epoch = c.epoch.Load()
 	}
-	rkey, octx := c.readKey(ctx, key)
-	s, err := c.rdb.Get(octx, rkey).Result()
+	if c.redisDown() {
+		return c.withoutRedis(ctx, key, l)
+	}
+	octx, cancel := c.opCtx(ctx)
+	s, err := c.rdb.Get(octx, keys.Base(c.opt.Prefix, key)).Result()
+	cancel()
 	var bad string // corrupt bytes to overwrite
 	switch {
 	case err == nil:
@@ -218,7 +212,7 @@ func (c *Cache[V]) read(ctx context.Context, key string, l Loader[V]) readOutcom
 	case ctx.Err() != nil:
 		return readOutcome[V]{err: ctx.Err(), own: true}
 	default:
-		c.ctr.redisErrors.Add(1)
+		c.redisFailed()
 		if c.opt.FailPolicy == FailClosed {
 			// The caller's own deadline may have cut the round trip:
 			// then the error is not the others'.
@@ -238,6 +232,47 @@ func (c *Cache[V]) read(ctx context.Context, key string, l Loader[V]) readOutcom
 	}
 	c.ctr.misses.Add(1)
 	return c.loadShare(ctx, key, l, bad, &c.ctr.misses)
+}
+
+// errBackingOff is the cause of a Redis failure reported without asking
+// Redis, within [Options.Backoff] of the last one.
+var errBackingOff = errors.New("cache: redis failed recently; left alone until the backoff ends")
+
+// redisDown reports whether Redis failed within the last Backoff.
+func (c *Cache[V]) redisDown() bool {
+	until := c.downUntil.Load()
+	return until != 0 && monoNow() < until
+}
+
+// redisFailed counts a Redis failure (not one caused by the caller's
+// context) and leaves Redis alone for Backoff.
+func (c *Cache[V]) redisFailed() {
+	c.ctr.redisErrors.Add(1)
+	if c.opt.Backoff > 0 {
+		c.downUntil.Store(monoNow() + int64(c.opt.Backoff))
+	}
+}
+
+// withoutRedis answers a read while Redis is left alone: ErrUnavailable
+// under FailClosed, else a load without Redis (bounded by
+// MaxFailOpenLoads).
+func (c *Cache[V]) withoutRedis(ctx context.Context, key string, l Loader[V]) readOutcome[V] {
+	if c.opt.FailPolicy == FailClosed {
+		return readOutcome[V]{err: errors.Join(ErrUnavailable, errBackingOff), stat: &c.ctr.redisErrors}
+	}
+	if l == nil {
+		return readOutcome[V]{err: ErrNoLoader, own: true}
+	}
+	r, err := c.loadDirect(ctx, key, l)
+	switch {
+	case err != nil:
+		return readOutcome[V]{err: err, own: true}
+	case r.panic != nil:
+		return readOutcome[V]{pe: r.panic, own: true}
+	case r.neg:
+		return readOutcome[V]{err: ErrNotFound, own: true}
+	}
+	return readOutcome[V]{v: r.v, own: true}
 }
 
 // loadShare is load for read: it returns a loader panic instead of
@@ -461,32 +496,19 @@ func (c *Cache[V]) track() bool {
 	return true
 }
 
-// opCtx bounds one Redis operation by [Options.OpTimeout]. It sets a
-// deadline without a timer: go-redis (with ContextTimeoutEnabled) turns a
-// context's deadline into the socket's read and write deadlines, which is
-// all a single round trip needs, and this saves context.WithTimeout's
-// timer and allocations on the hit path. Cancellation still comes from the
-// caller's context.
+// opCtx bounds one Redis operation by [Options.OpTimeout] with a real
+// timeout: go-redis applies its deadline to the socket (with
+// ContextTimeoutEnabled), and its end stops go-redis' own dial retries and
+// retry backoffs, so a Redis that refuses connections costs OpTimeout, not
+// the sum of every retry.
 func (c *Cache[V]) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	if c.opt.OpTimeout < 0 || !c.deadlines {
+	if c.opt.OpTimeout < 0 {
 		return ctx, noCancel
 	}
-	dl := time.Now().Add(c.opt.OpTimeout)
-	if pdl, ok := ctx.Deadline(); ok && !pdl.After(dl) {
-		return ctx, noCancel
-	}
-	return &opContext{Context: ctx, deadline: dl}, noCancel
+	return context.WithTimeout(ctx, c.opt.OpTimeout)
 }
 
 func noCancel() {}
-
-// opContext is its parent with an earlier deadline (see opCtx).
-type opContext struct {
-	context.Context
-	deadline time.Time
-}
-
-func (o *opContext) Deadline() (time.Time, bool) { return o.deadline, true }
 
 // localCap is the most an L1 entry may live: not past the entry's soft
 // expiry, nor its Redis TTL (the L1 TTL caps it further); negative (do not
@@ -515,35 +537,4 @@ func (c *Cache[V]) envelopeFor(neg bool, soft time.Duration) envelope {
 func parseMarker(m string) uint64 {
 	n, _ := strconv.ParseUint(m, 10, 64)
 	return n
-}
-
-// keyCtx is one allocation holding both a Get's Redis key and its
-// per-operation deadline context, instead of one each. The key's bytes
-// are written once, before the string is made, and never changed.
-type keyCtx struct {
-	opContext
-	buf [64]byte
-}
-
-// readKey returns key's Redis key and ctx bounded by OpTimeout (as
-// opCtx), in one allocation when the key fits keyCtx.
-func (c *Cache[V]) readKey(ctx context.Context, key string) (string, context.Context) {
-	if c.opt.OpTimeout < 0 || !c.deadlines {
-		return keys.Base(c.opt.Prefix, key), ctx
-	}
-	dl := time.Now().Add(c.opt.OpTimeout)
-	if pdl, ok := ctx.Deadline(); ok && !pdl.After(dl) {
-		return keys.Base(c.opt.Prefix, key), ctx
-	}
-	p := c.opt.Prefix
-	if p == "" || len(p)+len(key)+3 > len(keyCtx{}.buf) {
-		return keys.Base(p, key), &opContext{Context: ctx, deadline: dl}
-	}
-	kc := &keyCtx{opContext: opContext{Context: ctx, deadline: dl}}
-	b := append(kc.buf[:0], '{')
-	b = append(b, p...)
-	b = append(b, ':')
-	b = append(b, key...)
-	b = append(b, '}')
-	return unsafe.String(&kc.buf[0], len(b)), &kc.opContext
 }

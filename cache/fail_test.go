@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aside-go/aside/internal/redistest"
+	"github.com/redis/go-redis/v9"
 )
 
 // TestCache_Get_RedisKilledPolicyHolds kills a private Redis mid-run: fail
@@ -32,7 +33,7 @@ func TestCache_Get_RedisKilledPolicyHolds(t *testing.T) {
 				return user{ID: key}, nil
 			})
 			c := newTestCache(t, rdb, &Options[user]{Loader: loader, FailPolicy: policy, MaxFailOpenLoads: 2,
-				OpTimeout: 300 * time.Millisecond})
+				OpTimeout: 300 * time.Millisecond, Backoff: 50 * time.Millisecond})
 			if u, err := c.Get(ctx, "before"); err != nil || u.ID != "before" {
 				t.Fatalf("Get before the kill = %+v, %v", u, err)
 			}
@@ -92,6 +93,7 @@ func TestCache_Get_RedisKilledPolicyHolds(t *testing.T) {
 			for rdb.Ping(ctx).Err() != nil && time.Now().Before(deadline) {
 				time.Sleep(50 * time.Millisecond)
 			}
+			time.Sleep(100 * time.Millisecond) // past the cache's Backoff
 			before := c.Stats().RedisErrors
 			if u, err := c.Get(ctx, "after"); err != nil || u.ID != "after" {
 				t.Fatalf("Get after restart = %+v, %v", u, err)
@@ -134,6 +136,63 @@ func TestCache_Get_RedisPausedOpTimeout(t *testing.T) {
 			}
 			if n := c.Stats().RedisErrors; n == 0 {
 				t.Errorf("RedisErrors = 0, want the timeouts counted")
+			}
+		})
+	}
+}
+
+// opCounter is a go-redis hook counting the commands a client tries.
+type opCounter struct{ n atomic.Int64 }
+
+func (*opCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (o *opCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		o.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (o *opCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		o.n.Add(int64(len(cmds)))
+		return next(ctx, cmds)
+	}
+}
+
+// TestCache_Get_RedisDownBackoff: with Redis refusing connections, a Get
+// is bounded by OpTimeout (a real timeout: go-redis' dial retries and
+// retry backoffs stop at it), and after one failure Redis is left alone
+// for Backoff: 20 Gets try Redis once, not 40 times.
+func TestCache_Get_RedisDownBackoff(t *testing.T) {
+	for _, policy := range []FailPolicy{FailOpen, FailClosed} {
+		t.Run(policy.String(), func(t *testing.T) {
+			t.Parallel()
+			s := redistest.StartServer(t, redistest.Config{})
+			rdb := s.Client(t)
+			c := newTestCache(t, rdb, &Options[user]{Loader: newCountingLoader(0, "k"), FailPolicy: policy,
+				OpTimeout: 200 * time.Millisecond, Backoff: time.Minute})
+			ops := &opCounter{}
+			rdb.AddHook(ops)
+			s.Kill()
+			for i := range 20 {
+				// Without a real OpTimeout a Get took 3.4 s here (go-redis
+				// retries); the caller allows 2 s.
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				u, err := c.Get(ctx, "k")
+				callerEnded := ctx.Err()
+				cancel()
+				switch {
+				case callerEnded != nil:
+					t.Fatalf("Get %d outlived the caller's 2 s: %v", i, err)
+				case policy == FailOpen && (err != nil || u.ID != "k"):
+					t.Fatalf("Get %d = %+v, %v; want the loaded value", i, u, err)
+				case policy == FailClosed && !errors.Is(err, ErrUnavailable):
+					t.Fatalf("Get %d err = %v; want ErrUnavailable", i, err)
+				}
+			}
+			if n := ops.n.Load(); n > 2 {
+				t.Errorf("20 Gets sent %d commands to a dead Redis, want at most 2 (one failure, then Backoff)", n)
 			}
 		})
 	}

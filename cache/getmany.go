@@ -56,12 +56,18 @@ func (c *Cache[V]) GetMany(ctx context.Context, keyList []string) ([]Result[V], 
 	for j, i := range pending {
 		rkeys[j] = keys.Base(c.opt.Prefix, keyList[i])
 	}
-	vals, err := c.mget(ctx, rkeys)
+	var vals []any
+	err := errBackingOff
+	if !c.redisDown() {
+		vals, err = c.mget(ctx, rkeys)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		c.ctr.redisErrors.Add(1)
+		if err != errBackingOff {
+			c.redisFailed()
+		}
 		if c.opt.FailPolicy == FailClosed {
 			return nil, errors.Join(ErrUnavailable, err)
 		}

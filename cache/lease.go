@@ -92,14 +92,20 @@ func (c *Cache[V]) loadShared(ctx context.Context, key string, l Loader[V], bad 
 	}
 	waited := false
 	for {
-		octx, cancel := c.opCtx(ctx)
-		res, err := script.CacheAcquire.Run(octx, c.rdb, ks, token, c.opt.LeaseTTL.Milliseconds(), versioned, "0", bad).Slice()
-		cancel()
+		var res []any
+		err := errBackingOff
+		if !c.redisDown() {
+			octx, cancel := c.opCtx(ctx)
+			res, err = script.CacheAcquire.Run(octx, c.rdb, ks, token, c.opt.LeaseTTL.Milliseconds(), versioned, "0", bad).Slice()
+			cancel()
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			c.ctr.redisErrors.Add(1)
+			if err != errBackingOff {
+				c.redisFailed()
+			}
 			if c.opt.FailPolicy == FailClosed {
 				return nil, errors.Join(ErrUnavailable, err)
 			}

@@ -94,6 +94,13 @@ type Options[V any] struct {
 	// beyond the caller's context.
 	OpTimeout time.Duration
 
+	// Backoff is how long the cache leaves Redis alone after a Redis
+	// operation failed or timed out: meanwhile every Get is answered as if
+	// Redis had failed (FailPolicy), without asking it, so an outage costs
+	// one OpTimeout per Backoff rather than one or two per call. If zero,
+	// 1 second; if negative, Redis is asked every time.
+	Backoff time.Duration
+
 	// LeaseTTL is how long the cross-process load lease lives. A process
 	// whose lease holder died takes over after at most LeaseTTL. Loads
 	// longer than LeaseTTL may run twice in the fleet. If zero, LoadTimeout.
@@ -152,6 +159,7 @@ const (
 	defaultJitter           = 0.1
 	defaultLoadTimeout      = 5 * time.Second
 	defaultOpTimeout        = 500 * time.Millisecond
+	defaultBackoff          = time.Second
 	defaultMaxFailOpenLoads = 16
 	defaultLocalSize        = 10000
 	defaultLocalTTL         = 10 * time.Second
@@ -215,6 +223,9 @@ func (o *Options[V]) withDefaults() (Options[V], error) {
 	}
 	if c.LeaseTTL == 0 {
 		c.LeaseTTL = c.LoadTimeout
+	}
+	if c.Backoff == 0 {
+		c.Backoff = defaultBackoff
 	}
 	if c.LeaseTTL < 10*time.Millisecond {
 		return bad("LeaseTTL %v under 10ms", c.LeaseTTL)

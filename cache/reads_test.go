@@ -208,29 +208,3 @@ func TestCache_Set_NextGetDoesNotJoinOlderRead(t *testing.T) {
 		}
 	})
 }
-
-func TestCache_readKey_SameKeyAndDeadline(t *testing.T) {
-	c := newTestCache(t, redistest.Standalone.Client(t), &Options[user]{Prefix: "p", OpTimeout: time.Second})
-	c.deadlines = true
-	soon, cancel := context.WithTimeout(context.Background(), time.Millisecond)
-	defer cancel()
-	for _, key := range []string{"", "k", strings.Repeat("x", 59), strings.Repeat("y", 60), strings.Repeat("z", 200)} {
-		for _, ctx := range []context.Context{context.Background(), soon} {
-			before := time.Now()
-			rkey, octx := c.readKey(ctx, key)
-			if want := c.Key(key); rkey != want {
-				t.Errorf("readKey(%q) = %q, want %q", key, rkey, want)
-			}
-			dl, ok := octx.Deadline()
-			pdl, _ := soon.Deadline()
-			switch {
-			case !ok:
-				t.Errorf("readKey(%q): no deadline", key)
-			case ctx == soon && !dl.Equal(pdl):
-				t.Errorf("readKey(%q) deadline %v, want the caller's sooner %v", key, dl, pdl)
-			case ctx != soon && (dl.Before(before.Add(time.Second)) || dl.After(time.Now().Add(time.Second))):
-				t.Errorf("readKey(%q) deadline %v, want OpTimeout from now", key, dl)
-			}
-		}
-	}
-}

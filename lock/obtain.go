@@ -49,6 +49,7 @@ func (c *Client) obtain(ctx context.Context, t *target, ttl time.Duration, wait 
 		backoff   lease.Backoff
 		polls     int       // attempts while no watcher could be started
 		failing   time.Time // when Redis began to give no answer
+		failures  int       // unanswered attempts since then
 		uncertain bool      // the last attempt failed without an answer
 	)
 	defer func() {
@@ -91,7 +92,10 @@ func (c *Client) obtain(ctx context.Context, t *target, ttl time.Duration, wait 
 			if failing.IsZero() {
 				failing = sent
 			}
-			if !wait || time.Since(failing) >= c.opTimeout {
+			failures++
+			// Two unanswered attempts at least: one slow reply on a busy
+			// client is not an outage.
+			if !wait || failures >= 2 && time.Since(failing) >= c.opTimeout {
 				return nil, fmt.Errorf("%w: obtain %q: %w", ErrUnavailable, t.name, err)
 			}
 			lastErr = err
@@ -100,7 +104,7 @@ func (c *Client) obtain(ctx context.Context, t *target, ttl time.Duration, wait 
 			return nil, ErrNotObtained
 		default:
 			lastErr = nil
-			failing = time.Time{}
+			failing, failures = time.Time{}, 0
 			backoff.Reset()
 			delay = fallbackDelay(left)
 		}

@@ -41,7 +41,8 @@ type Options struct {
 
 	// OpTimeout bounds each attempt to obtain (one script call). An
 	// obtaining call retries failed attempts with backoff, and returns
-	// [ErrUnavailable] once Redis has given no answer for OpTimeout. For the
+	// [ErrUnavailable] once Redis has given no answer for OpTimeout, over
+	// two attempts at least. For the
 	// bound to cut a read that hangs, rdb needs ContextTimeoutEnabled
 	// (go-redis otherwise waits for its ReadTimeout). If zero, 1 second.
 	OpTimeout time.Duration
