@@ -3,11 +3,11 @@ package consistency
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/aside-go/aside/internal/backoff"
 	"github.com/aside-go/aside/pubsub"
 	"github.com/redis/go-redis/v9"
 )
@@ -235,8 +235,9 @@ func (k *Keeper) invalidate(ctx context.Context, keys []string) error {
 }
 
 // retry runs op until it succeeds, Options.Retries retries are spent or ctx
-// ends, with exponential backoff and jitter from 20 ms.
+// ends, with exponential backoff and jitter from 20 ms (internal/backoff).
 func (k *Keeper) retry(ctx context.Context, op func(context.Context) error) error {
+	wait := backoff.Backoff{Min: 20 * time.Millisecond, Max: 5 * time.Second}
 	for i := 0; ; i++ {
 		err := op(ctx)
 		if err == nil || i >= k.opt.Retries {
@@ -246,9 +247,7 @@ func (k *Keeper) retry(ctx context.Context, op func(context.Context) error) erro
 			return errors.Join(err, ctx.Err())
 		}
 		k.c.retries.Add(1)
-		d := (20 * time.Millisecond) << i
-		d = d/2 + rand.N(d/2+1)
-		t := time.NewTimer(d)
+		t := time.NewTimer(wait.Next())
 		select {
 		case <-t.C:
 		case <-ctx.Done():

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aside-go/aside/internal/backoff"
 	"github.com/aside-go/aside/internal/lease"
 	"github.com/redis/go-redis/v9"
 )
@@ -46,7 +47,7 @@ func (c *Client) obtain(ctx context.Context, t *target, ttl time.Duration, wait 
 		obtained  bool
 		timer     *time.Timer
 		lastErr   error
-		backoff   lease.Backoff
+		backoff   backoff.Backoff
 		polls     int       // attempts while no watcher could be started
 		failing   time.Time // when Redis began to give no answer
 		failures  int       // unanswered attempts since then

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/aside-go/aside/internal/backoff"
 	"github.com/aside-go/aside/internal/lease"
 )
 
@@ -42,7 +43,7 @@ func (c *Client) leave(t *target, w *lease.Waiter, obtained bool) {
 // never past the holder's lease.
 func pollDelay(n int, left time.Duration) time.Duration {
 	d := 10 * time.Millisecond << min(n, 7)
-	return min(lease.Jitter(min(d, time.Second)), fallbackDelay(left))
+	return min(backoff.Jitter(min(d, time.Second)), fallbackDelay(left))
 }
 
 // fallbackDelay is how long a waiter sleeps, absent a wake-up, after an

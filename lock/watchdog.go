@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/aside-go/aside/internal/lease"
+	"github.com/aside-go/aside/internal/backoff"
 )
 
 // watchdog renews the lease every ttl/3 until ctx is canceled (by Release
@@ -64,7 +64,7 @@ func (l *Lock) watchdog(ctx context.Context) {
 			} else {
 				retry = min(2*retry, ttl/6)
 			}
-			d := min(lease.Jitter(retry), time.Until(until)/2)
+			d := min(backoff.Jitter(retry), time.Until(until)/2)
 			timer.Reset(max(d, time.Millisecond))
 		}
 	}

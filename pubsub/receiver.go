@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"os"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/aside-go/aside/internal/backoff"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -230,7 +230,8 @@ func (r *receiver) receive(ps *redis.PubSub) error {
 // (true) or the subscription is closed (false).
 func (r *receiver) reconnect() bool {
 	p := r.s.p
-	for attempt := 0; ; attempt++ {
+	var wait backoff.Backoff // 10 ms doubling to 1 s, jittered
+	for {
 		if p.cluster != nil {
 			p.cluster.ReloadState(r.s.ctx) // the slot may have moved, or the node died
 		}
@@ -243,7 +244,7 @@ func (r *receiver) reconnect() bool {
 		if r.s.ctx.Err() != nil || errors.Is(err, ErrClosed) {
 			return false
 		}
-		t := time.NewTimer(backoff(attempt))
+		t := time.NewTimer(wait.Next())
 		select {
 		case <-t.C:
 		case <-r.s.ctx.Done():
@@ -251,13 +252,6 @@ func (r *receiver) reconnect() bool {
 			return false
 		}
 	}
-}
-
-// backoff is 10ms doubling up to 1s, with ±25% jitter.
-func backoff(attempt int) time.Duration {
-	d := 10 * time.Millisecond << min(attempt, 7)
-	d = min(d, time.Second)
-	return d*3/4 + rand.N(d/2+1)
 }
 
 func isTimeout(err error) bool {

@@ -214,7 +214,12 @@ func TestSubscription_handler_errorsAndPanicsCounted(t *testing.T) {
 		if diff := cmp.Diff([]string{"panic", "error", "decode: true"}, got); diff != "" {
 			t.Errorf("OnError calls (-want +got):\n%s", diff)
 		}
+		// The handler signals "ok" before it returns, and Handled counts
+		// a return: wait (bounded) for the last count.
 		st := sub.Stats()
+		for deadline := time.Now().Add(10 * time.Second); st.Handled < 4 && time.Now().Before(deadline); st = sub.Stats() {
+			time.Sleep(time.Millisecond)
+		}
 		if st.Panics != 1 || st.HandlerErrors != 2 || st.Handled != 4 {
 			t.Errorf("Stats = %+v, want Panics 1, HandlerErrors 2, Handled 4", st)
 		}

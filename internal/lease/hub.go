@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aside-go/aside/internal/backoff"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -180,7 +181,7 @@ func (q *queue) signal() bool {
 // never dropped with the connection, and passed on if nobody here takes it.
 func (h *Hub) watch(q *queue) {
 	defer h.wg.Done()
-	var backoff Backoff
+	var backoff backoff.Backoff
 	for {
 		h.mu.Lock()
 		if len(q.waiters) == 0 || h.closed {

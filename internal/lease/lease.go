@@ -25,7 +25,6 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	mrand "math/rand/v2"
 	"strconv"
 	"time"
 
@@ -35,43 +34,6 @@ import (
 // Token returns a new lease token: 128 random bits from crypto/rand, as
 // 26 base32 characters.
 func Token() string { return rand.Text() }
-
-// Jitter returns d plus up to a quarter of d, at random, so that waiters
-// told the same delay do not all come back at once.
-func Jitter(d time.Duration) time.Duration {
-	if d <= 0 {
-		return 0
-	}
-	return d + mrand.N(d/4+1)
-}
-
-// Backoff is an exponential backoff with jitter: Min, doubling up to Max,
-// each delay plus up to a quarter of it. The zero value goes from 10 ms to
-// 1 s. It is not safe for concurrent use.
-type Backoff struct {
-	Min, Max time.Duration
-	n        int
-}
-
-// Next returns the next delay.
-func (b *Backoff) Next() time.Duration {
-	lo, hi := b.Min, b.Max
-	if lo <= 0 {
-		lo = 10 * time.Millisecond
-	}
-	if hi <= 0 {
-		hi = time.Second
-	}
-	d := hi
-	if b.n < 30 && lo<<b.n < hi {
-		d = lo << b.n
-	}
-	b.n++
-	return Jitter(d)
-}
-
-// Reset starts again from Min.
-func (b *Backoff) Reset() { b.n = 0 }
 
 // Ms returns d in whole milliseconds, at least 1, as scripts take it.
 func Ms(d time.Duration) int64 { return max(d.Milliseconds(), 1) }

@@ -13,21 +13,6 @@ import (
 
 func TestMain(m *testing.M) { redistest.Main(m) }
 
-func TestBackoff_Next(t *testing.T) {
-	var b Backoff
-	want := []time.Duration{10, 20, 40, 80, 160, 320, 640, 1000, 1000}
-	for i, w := range want {
-		w *= time.Millisecond
-		if d := b.Next(); d < w || d > w+w/4 {
-			t.Errorf("delay %d = %v, want in [%v, %v]", i, d, w, w+w/4)
-		}
-	}
-	b.Reset()
-	if d := b.Next(); d > 13*time.Millisecond {
-		t.Errorf("after Reset: %v, want about 10ms", d)
-	}
-}
-
 func TestToken_Unique(t *testing.T) {
 	seen := map[string]bool{}
 	for range 1000 {
