@@ -33,7 +33,7 @@
 //
 // Zero rows affected means a newer holder has written: abort. Use
 // "fence < $2" instead if each hold may write only once. New rows start
-// with fence 0 (fences start at 1).
+// with fence 0 (fences are at least 1).
 //
 // # Waiting without polling
 //
@@ -67,8 +67,8 @@
 // # Keys and topologies
 //
 // The lock "name" uses "{prefix:name}" (the holder's token, with the lease
-// as its expiry), "{prefix:name}:fence" (the fence counter, which never
-// expires) and "{prefix:name}:wake"; a semaphore uses "{prefix:name}:sem"
+// as its expiry), "{prefix:name}:fence" (the fence counter, kept for
+// [Options.FenceTTL] after the last obtain) and "{prefix:name}:wake"; a semaphore uses "{prefix:name}:sem"
 // and "{prefix:name}:sem:wake". Keys of one lock share a hash tag, so
 // every script runs on one node of a Cluster; standalone, Sentinel and
 // Cluster clients all work.
@@ -77,6 +77,10 @@
 // writes: a failover that loses the last writes (replication is
 // asynchronous) can lose a hold or a fence increment, and a restart
 // without persistence forgets both. Fencing keeps such a loss from
-// corrupting data only if fences keep growing: run Redis with AOF
-// persistence if fences protect data that outlives a restart.
+// corrupting data only if fences keep growing: a fence counter that is
+// missing starts again from the server clock in microseconds, above every
+// fence handed out before, as long as the server's clock does not go back;
+// a counter lost in a failover to a replica that lagged can still repeat
+// the last few fences, so run Redis with AOF persistence (and, where it
+// matters, WAIT for replicas) if fences protect data.
 package lock

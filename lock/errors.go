@@ -22,6 +22,13 @@ var (
 	// apart.
 	ErrUnavailable = errors.New("lock: redis unavailable")
 
+	// ErrPermits is returned by [Semaphore.Acquire] and
+	// [Semaphore.TryAcquire] when the semaphore's holders took their
+	// permits with another number of permits than this handle's: the
+	// number is kept with the semaphore while it has holders, and handles
+	// that disagree are refused instead of each admitting its own number.
+	ErrPermits = errors.New("lock: semaphore permits differ from its holders'")
+
 	// ErrNotHeld is returned by [Lock.Refresh] and [Lock.TTL] on a lock that
 	// its holder already released. It is also the cause
 	// ([context.Cause]) of [Lock.Context] after [Lock.Release].

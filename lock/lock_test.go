@@ -280,9 +280,7 @@ func TestClient_Obtain_RetryAfterLostReplyKeepsHold(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Obtain after one lost reply: %v", err)
 		}
-		if l.Fence() != 1 {
-			t.Errorf("fence = %d, want 1 (the retry must not draw a second fence)", l.Fence())
-		}
+		first := l.Fence()
 		if s := c.Stats(); s.Attempts != 2 || s.Obtained != 1 {
 			t.Errorf("stats = %+v, want 2 attempts, 1 obtained", s)
 		}
@@ -291,6 +289,14 @@ func TestClient_Obtain_RetryAfterLostReplyKeepsHold(t *testing.T) {
 		}
 		if err := l.Release(ctx); err != nil {
 			t.Fatalf("Release: %v", err)
+		}
+		next, err := other.TryObtain(ctx, "k", time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer next.Release(ctx)
+		if next.Fence() != first+1 {
+			t.Errorf("next holder's fence = %d, want %d (the retry must not draw a second fence)", next.Fence(), first+1)
 		}
 	})
 }

@@ -158,6 +158,9 @@ func (c *Client) abandon(t *target, token string) {
 // cure (a wrong key type, a bad script), as opposed to a network error or
 // a transient reply such as LOADING, READONLY or TRYAGAIN.
 func permanent(err error) bool {
+	if errors.Is(err, ErrPermits) {
+		return true
+	}
 	var re redis.Error
 	if !errors.As(err, &re) {
 		return false

@@ -39,6 +39,15 @@ type Options struct {
 	// or *redis.ClusterClient (at least 1), else 4.
 	MaxBlocking int
 
+	// FenceTTL is how long a lock's fence counter is kept after the lock
+	// was last obtained, so lock names built from request input do not
+	// leave one key per name forever. A counter that expired, or was lost
+	// with a Redis restart, starts again from the server clock in
+	// microseconds, above every fence handed out before, so fences keep
+	// growing either way (as long as the Redis server's clock does not go
+	// back). If zero, 7 days; if negative, counters never expire.
+	FenceTTL time.Duration
+
 	// OpTimeout bounds each attempt to obtain (one script call). An
 	// obtaining call retries failed attempts with backoff, and returns
 	// [ErrUnavailable] once Redis has given no answer for OpTimeout, over
@@ -96,10 +105,11 @@ func applyOptions(watchdogDefault bool, opts []Option) callOptions {
 // wait for the same key share one blocked Redis connection. The zero
 // value is not usable.
 type Client struct {
-	rdb       RedisClient
-	prefix    string
-	hub       *lease.Hub // wake-one waiting, one watcher per key waited on
-	opTimeout time.Duration
+	rdb        RedisClient
+	prefix     string
+	hub        *lease.Hub // wake-one waiting, one watcher per key waited on
+	opTimeout  time.Duration
+	fenceTTLms int64 // 0: never expires
 
 	wg     sync.WaitGroup // background clean-ups (abandon)
 	mu     sync.Mutex     // guards closed and wg.Add
@@ -160,7 +170,16 @@ func New(rdb RedisClient, opt *Options) (*Client, error) {
 	if o.OpTimeout == 0 {
 		o.OpTimeout = time.Second
 	}
+	switch {
+	case o.FenceTTL == 0:
+		o.FenceTTL = 7 * 24 * time.Hour
+	case o.FenceTTL > 0 && o.FenceTTL < time.Minute:
+		return nil, fmt.Errorf("lock: FenceTTL %v is below 1 minute", o.FenceTTL)
+	}
 	c := &Client{rdb: rdb, prefix: o.Prefix, opTimeout: o.OpTimeout}
+	if o.FenceTTL > 0 {
+		c.fenceTTLms = o.FenceTTL.Milliseconds()
+	}
 	c.hub = lease.NewHub(rdb, o.MaxBlocking, func(err error) {
 		if err == nil {
 			c.stats.passedOn.Add(1)
@@ -206,9 +225,16 @@ func (c *Client) Close() error {
 	return nil
 }
 
+// maxTTL is the longest lease a lock or permit may be taken for: a longer
+// one is a mistake (a unit error, a lease that should be renewed).
+const maxTTL = 24 * time.Hour
+
 func checkTTL(ttl time.Duration) error {
-	if ttl < time.Millisecond {
+	switch {
+	case ttl < time.Millisecond:
 		return fmt.Errorf("lock: ttl %v is below 1ms", ttl)
+	case ttl > maxTTL:
+		return fmt.Errorf("lock: ttl %v is above %v: take a shorter lease and renew it (WithWatchdog)", ttl, maxTTL)
 	}
 	return nil
 }

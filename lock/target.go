@@ -2,11 +2,14 @@ package lock
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aside-go/aside/internal/keys"
 	"github.com/aside-go/aside/internal/lease"
 	"github.com/aside-go/aside/internal/script"
+	"github.com/redis/go-redis/v9"
 )
 
 // target is what a lease is taken on: a lock (one holder) or a semaphore
@@ -45,12 +48,16 @@ func (c *Client) lockTarget(name string) *target {
 func (c *Client) semTarget(name string, permits int) *target {
 	set := keys.Sub(keys.Base(c.prefix, name), "sem")
 	t := &target{name: name, sem: true, permits: permits}
-	t.keys = [3]string{set, keys.Sub(set, "wake")}
-	t.obtainKeys = t.keys[:2]
+	t.keys = [3]string{set, keys.Sub(set, "wake"), keys.Sub(set, "limit")}
+	t.obtainKeys = t.keys[:3]
 	t.mainKeys = t.keys[:1]
 	t.wakeKeys = t.keys[:2]
 	return t
 }
+
+// semPermitsReply starts the error reply of sem_acquire.lua when the
+// holders use another number of permits.
+const semPermitsReply = "ASIDE_SEM_PERMITS"
 
 // wakeTTLms bounds how long an unconsumed wake-up stays in Redis. A lock's
 // wake list only holds a wake-up while the lock is free; obtaining the lock
@@ -68,9 +75,13 @@ func (c *Client) try(ctx context.Context, t *target, token string, ttl time.Dura
 	if t.sem {
 		n, err = script.SemAcquire.Run(ctx, c.rdb, t.obtainKeys, token, ms(ttl), t.permits).Int64()
 	} else {
-		n, err = script.LockObtain.Run(ctx, c.rdb, t.obtainKeys, token, ms(ttl)).Int64()
+		n, err = script.LockObtain.Run(ctx, c.rdb, t.obtainKeys, token, ms(ttl), c.fenceTTLms).Int64()
 	}
 	if err != nil {
+		if t.sem && redis.HasErrorPrefix(err, semPermitsReply) {
+			held := strings.TrimSpace(strings.TrimPrefix(err.Error(), semPermitsReply))
+			err = fmt.Errorf("%w: %q has %d here, %s in Redis", ErrPermits, t.name, t.permits, held)
+		}
 		return 0, 0, false, err
 	}
 	if n > 0 {
