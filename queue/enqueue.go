@@ -85,6 +85,9 @@ func (q *Queue) itemArgs(it Item) ([]any, error) {
 	if c.err != nil {
 		return nil, c.err
 	}
+	if lim := q.opt.MaxPayloadSize; lim > 0 && len(it.Payload) > lim {
+		return nil, fmt.Errorf("%w: payload of %d bytes, MaxPayloadSize is %d", ErrTooLarge, len(it.Payload), lim)
+	}
 	given := "1"
 	if c.id == "" {
 		c.id, given = rand.Text(), "0"

@@ -16,6 +16,10 @@ var (
 	// The existing message's ID is returned alongside it.
 	ErrDuplicate = errors.New("queue: duplicate message")
 
+	// ErrTooLarge is returned by [Queue.Enqueue] and [Queue.EnqueueBatch]
+	// for a payload over [Options.MaxPayloadSize]; nothing is stored.
+	ErrTooLarge = errors.New("queue: payload too large")
+
 	// ErrPermanent marks a handler error that no retry can fix: the message
 	// goes to the dead-letter list at once. Return it wrapped, or wrap any
 	// error with [Permanent].

@@ -22,6 +22,17 @@ type Options struct {
 	// value means no limit.
 	MaxDeliveries int
 
+	// MaxPayloadSize is the largest payload Enqueue and EnqueueBatch
+	// accept; a larger one is refused with [ErrTooLarge], stored nowhere.
+	// If zero, 1 MiB; if negative, no limit.
+	MaxPayloadSize int
+
+	// MaxFetchBytes bounds the payload bytes one fetch delivers (a worker's
+	// or [Queue.Fetch]'s), besides their number, so a batch of large
+	// messages cannot take a consumer's memory at once. A fetch always
+	// delivers its first message. If zero, 4 MiB; if negative, no bound.
+	MaxFetchBytes int
+
 	// DedupeWindow is how long a dedupe ID given with [WithDedupeID] blocks
 	// another message with the same dedupe ID, counted from the first
 	// enqueue (and lasting past its ack). If zero, 24 hours.
@@ -41,6 +52,12 @@ func (o *Options) normalize() (Options, error) {
 	}
 	if out.MaxDeliveries < 0 {
 		out.MaxDeliveries = -1
+	}
+	if out.MaxPayloadSize == 0 {
+		out.MaxPayloadSize = 1 << 20
+	}
+	if out.MaxFetchBytes == 0 {
+		out.MaxFetchBytes = 4 << 20
 	}
 	switch {
 	case out.DedupeWindow == 0:

@@ -110,8 +110,9 @@ func (q *Queue) fetch(ctx context.Context, a fetchArgs) (fetchResult, error) {
 	if a.reap {
 		reap = "1"
 	}
-	args := make([]any, 6, 6+2*len(a.acks))
-	args[0], args[1], args[2], args[3], args[4], args[5] = a.n, a.visibility.Milliseconds(), reap, reapLimit, crashedText, len(a.acks)
+	args := make([]any, 7, 7+2*len(a.acks))
+	args[0], args[1], args[2], args[3], args[4] = a.n, a.visibility.Milliseconds(), reap, reapLimit, crashedText
+	args[5], args[6] = max(q.opt.MaxFetchBytes, 0), len(a.acks)
 	for _, m := range a.acks {
 		args = append(args, m.ID, m.Token)
 	}

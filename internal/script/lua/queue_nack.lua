@@ -10,8 +10,13 @@ if redis.call('HGET', KEYS[6], id) ~= ARGV[2] then return 0 end
 redis.call('ZREM', KEYS[1], id)
 redis.call('HDEL', KEYS[6], id)
 redis.call('HSET', KEYS[8], id, ARGV[3])
-local n = tonumber(redis.call('HGET', KEYS[5], id) or '0')
+local n = countOf(redis.call('HGET', KEYS[5], id))
 local max = maxOf(redis.call('HGET', KEYS[7], id))
+if not n or not max then
+  redis.call('HSET', KEYS[8], id, corruptText .. '; last error: ' .. ARGV[3])
+  redis.call('RPUSH', KEYS[4], id)
+  return 2
+end
 if ARGV[5] == '1' or (max > 0 and n >= max) then
   redis.call('RPUSH', KEYS[4], id)
   return 2
