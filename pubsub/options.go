@@ -89,6 +89,18 @@ type Options struct {
 	// while its handlers are busy. If zero, 1024.
 	Buffer int
 
+	// BufferBytes bounds the payload bytes each subscription holds while
+	// its handlers are busy, besides their number (Buffer): a buffer is
+	// full when either bound is reached. A message larger than BufferBytes
+	// counts as BufferBytes. If zero, 32 MiB (Redis' own default limit for
+	// a Pub/Sub client's output buffer).
+	BufferBytes int64
+
+	// OpTimeout bounds [PubSub.Publish] and the confirmation of
+	// [PubSub.Subscribe] when their ctx has no earlier deadline. If zero,
+	// 5 seconds; if negative, only ctx bounds them.
+	OpTimeout time.Duration
+
 	// Overflow is what happens to a message arriving at a full buffer. If
 	// zero, [Block].
 	Overflow Policy
@@ -153,8 +165,23 @@ func (o *Options) withDefaults() (Options, error) {
 	if c.Overflow < Block || c.Overflow > DropOldest {
 		return c, fmt.Errorf("pubsub: unknown overflow policy %d", int(c.Overflow))
 	}
-	if c.Concurrency < 0 || c.Buffer < 0 || c.HealthCheck < 0 || c.PingTimeout < 0 {
-		return c, errors.New("pubsub: negative Concurrency, Buffer, HealthCheck or PingTimeout")
+	switch {
+	case c.Concurrency < 0:
+		return c, fmt.Errorf("pubsub: Concurrency %d is negative", c.Concurrency)
+	case c.Buffer < 0:
+		return c, fmt.Errorf("pubsub: Buffer %d is negative", c.Buffer)
+	case c.BufferBytes < 0:
+		return c, fmt.Errorf("pubsub: BufferBytes %d is negative", c.BufferBytes)
+	case c.HealthCheck < 0:
+		return c, fmt.Errorf("pubsub: HealthCheck %v is negative", c.HealthCheck)
+	case c.PingTimeout < 0:
+		return c, fmt.Errorf("pubsub: PingTimeout %v is negative", c.PingTimeout)
+	}
+	if c.BufferBytes == 0 {
+		c.BufferBytes = 32 << 20
+	}
+	if c.OpTimeout == 0 {
+		c.OpTimeout = 5 * time.Second
 	}
 	if c.Concurrency == 0 {
 		c.Concurrency = 1

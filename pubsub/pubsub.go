@@ -83,6 +83,8 @@ func (p *PubSub) PublishRaw(ctx context.Context, topic string, payload []byte) e
 	if p.isClosed() {
 		return ErrClosed
 	}
+	ctx, cancel := p.opCtx(ctx)
+	defer cancel()
 	var err error
 	if p.sharded {
 		err = p.rdb.SPublish(ctx, topic, payload).Err()
@@ -120,10 +122,20 @@ func (p *PubSub) PSubscribe(ctx context.Context, patterns []string, h Handler, o
 	return p.subscribe(ctx, patterns, h, true, opts)
 }
 
+// opCtx bounds one operation by Options.OpTimeout unless ctx ends sooner.
+func (p *PubSub) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if p.opt.OpTimeout < 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, p.opt.OpTimeout)
+}
+
 func (p *PubSub) subscribe(ctx context.Context, topics []string, h Handler, pattern bool, opts []SubscribeOption) (*Subscription, error) {
 	if h == nil {
 		return nil, errors.New("pubsub: nil handler")
 	}
+	ctx, cancel := p.opCtx(ctx)
+	defer cancel()
 	topics = slices.Compact(slices.Sorted(slices.Values(topics)))
 	if len(topics) == 0 {
 		return nil, ErrNoTopics

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/aside-go/aside/internal/keys"
+
+	"golang.org/x/sync/semaphore"
 )
 
 // kind is what a subscription subscribes with.
@@ -37,6 +39,7 @@ type Subscription struct {
 	ctx    context.Context // canceled by Close; handlers get it
 	cancel context.CancelFunc
 	buf    chan *Message
+	room   *semaphore.Weighted // payload bytes the buffer may still hold
 	recv   []*receiver
 	c      counters
 
@@ -50,7 +53,7 @@ type Subscription struct {
 func newSubscription(p *PubSub, topics []string, h Handler, k kind, cfg subConfig) *Subscription {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Subscription{p: p, topics: topics, h: h, kind: k, cfg: cfg, ctx: ctx, cancel: cancel,
-		buf: make(chan *Message, cfg.buffer)}
+		buf: make(chan *Message, cfg.buffer), room: semaphore.NewWeighted(p.opt.BufferBytes)}
 	if k == kindSharded && p.cluster != nil {
 		for _, g := range keys.GroupBySlot(topics) {
 			ts := make([]string, len(g))
@@ -130,7 +133,8 @@ func (s *Subscription) Close() error {
 		s.workers.Wait()
 		for {
 			select {
-			case <-s.buf:
+			case msg := <-s.buf:
+				s.room.Release(s.cost(msg))
 				s.p.m.add(&s.c.buffered, &s.p.m.total.buffered, nil, -1)
 				s.p.m.add(&s.c.dropped, &s.p.m.total.dropped, s.p.m.dropped, 1)
 				continue
@@ -149,35 +153,64 @@ func (s *Subscription) enqueue(r *receiver, msg *Message) {
 	m := s.p.m
 	m.add(&s.c.received, &m.total.received, m.received, 1)
 	m.add(&s.c.buffered, &m.total.buffered, nil, 1)
-	select {
-	case s.buf <- msg:
-		r.overflowEnded()
-		return
-	default:
-	}
-	switch s.cfg.overflow {
-	case Block:
+	cost := s.cost(msg)
+	held := s.room.TryAcquire(cost) // msg's bytes are counted in the buffer
+	if held {
 		select {
 		case s.buf <- msg:
 			r.overflowEnded()
 			return
-		case <-s.ctx.Done():
-		}
-	case DropOldest:
-		select {
-		case <-s.buf:
-			m.add(&s.c.buffered, &m.total.buffered, nil, -1)
-			r.dropped(1)
-		default:
-		}
-		select {
-		case s.buf <- msg:
-			return
 		default:
 		}
 	}
+	switch s.cfg.overflow {
+	case Block:
+		if !held {
+			held = s.room.Acquire(s.ctx, cost) == nil
+		}
+		if held {
+			select {
+			case s.buf <- msg:
+				r.overflowEnded()
+				return
+			case <-s.ctx.Done():
+			}
+		}
+	case DropOldest:
+		// Make room by bytes and by count, oldest first.
+		for !held || len(s.buf) == cap(s.buf) {
+			if !held && s.room.TryAcquire(cost) {
+				held = true
+				continue
+			}
+			select {
+			case old := <-s.buf:
+				s.room.Release(s.cost(old))
+				m.add(&s.c.buffered, &m.total.buffered, nil, -1)
+				r.dropped(1)
+				continue
+			default:
+			}
+			break
+		}
+		if held {
+			select {
+			case s.buf <- msg:
+				return
+			default:
+			}
+		}
+	}
+	if held {
+		s.room.Release(cost)
+	}
 	m.add(&s.c.buffered, &m.total.buffered, nil, -1)
 	r.dropped(1)
+}
+
+// cost is what msg takes of the buffer's byte bound.
+func (s *Subscription) cost(msg *Message) int64 {
+	return min(int64(len(msg.Payload)), s.p.opt.BufferBytes)
 }
 
 // work runs the handler on buffered messages until Close.
@@ -186,6 +219,7 @@ func (s *Subscription) work() {
 	for s.ctx.Err() == nil {
 		select {
 		case msg := <-s.buf:
+			s.room.Release(s.cost(msg))
 			s.p.m.add(&s.c.buffered, &s.p.m.total.buffered, nil, -1)
 			s.handle(msg)
 		case <-s.ctx.Done():

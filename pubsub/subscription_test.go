@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -135,6 +137,70 @@ func TestSubscription_overflow_dropPolicies(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// The buffer is bounded by payload bytes as well as by count: with room
+// for 100 messages but 250 bytes, two 100-byte messages fill it, and the
+// drop policies act as they do on a full count.
+func TestSubscription_overflow_boundedByBytes(t *testing.T) {
+	tests := []struct {
+		name   string
+		policy pubsub.Policy
+		want   []int
+	}{
+		{"drop newest", pubsub.DropNewest, []int{1, 2, 3}},
+		{"drop oldest", pubsub.DropOldest, []int{1, 19, 20}},
+	}
+	pad := func(i int) []byte { // JSON of i, padded with spaces to 100 bytes
+		s := strconv.Itoa(i)
+		return []byte(s + strings.Repeat(" ", 100-len(s)))
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			redistest.EachTopology(t, func(t *testing.T, tp *redistest.Topology) {
+				topic := redistest.Prefix(t) + ":bytes"
+				p := newPubSub(t, tp.Client(t), &pubsub.Options{Buffer: 100, BufferBytes: 250, Overflow: tt.policy})
+				h := newGatedHandler()
+				sub, err := p.Subscribe(t.Context(), []string{topic}, h)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := p.PublishRaw(t.Context(), topic, pad(1)); err != nil {
+					t.Fatal(err)
+				}
+				<-h.started
+				for i := 2; i <= 20; i++ {
+					if err := p.PublishRaw(t.Context(), topic, pad(i)); err != nil {
+						t.Fatal(err)
+					}
+				}
+				eventually(t, "20 received", func() bool { return sub.Stats().Received == 20 })
+				close(h.gate)
+				eventually(t, "3 handled", func() bool { return sub.Stats().Handled == 3 })
+				if diff := cmp.Diff(tt.want, h.values()); diff != "" {
+					t.Errorf("handled (-want +got):\n%s", diff)
+				}
+				if st := sub.Stats(); st.Dropped != 17 || st.Buffered != 0 {
+					t.Errorf("Stats = %+v, want Dropped 17, Buffered 0", st)
+				}
+			})
+		})
+	}
+}
+
+func TestNew_invalidOptionsNameTheField(t *testing.T) {
+	for _, tc := range []struct {
+		opt  pubsub.Options
+		want string
+	}{
+		{pubsub.Options{Buffer: -1}, "Buffer -1"},
+		{pubsub.Options{BufferBytes: -5}, "BufferBytes -5"},
+		{pubsub.Options{PingTimeout: -time.Second}, "PingTimeout -1s"},
+	} {
+		if _, err := pubsub.New(redistest.Standalone.Client(t), &tc.opt); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("New(%+v) = %v, want an error naming %q", tc.opt, err, tc.want)
+		}
 	}
 }
 

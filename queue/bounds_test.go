@@ -2,6 +2,7 @@ package queue_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/aside-go/aside/internal/redistest"
 	"github.com/aside-go/aside/queue"
+	"github.com/redis/go-redis/v9"
 )
 
 func TestQueue_Enqueue_MaxPayloadSize(t *testing.T) {
@@ -141,4 +143,33 @@ func TestQueue_Fetch_CorruptBookkeepingLosesNothing(t *testing.T) {
 			}
 		}
 	})
+}
+
+// Enqueue without a caller deadline is bounded by OpTimeout: a Redis that
+// stopped answering costs that long, not forever.
+func TestQueue_Enqueue_OpTimeoutBoundsAStalledRedis(t *testing.T) {
+	t.Parallel()
+	s := redistest.StartServer(t, redistest.Config{})
+	// No read timeout of the client's own: only OpTimeout can end the wait.
+	rdb := redis.NewClient(&redis.Options{Addr: s.Addr(), ContextTimeoutEnabled: true, ReadTimeout: -1})
+	t.Cleanup(func() { rdb.Close() })
+	q := newQueue(t, rdb, &queue.Options{OpTimeout: 200 * time.Millisecond})
+	if _, err := q.Enqueue(t.Context(), []byte("warm")); err != nil { // dial first
+		t.Fatal(err)
+	}
+	s.Pause()
+	defer s.Resume()
+	done := make(chan error, 1)
+	go func() {
+		_, err := q.Enqueue(context.Background(), []byte("x"))
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("Enqueue to a stalled Redis succeeded")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Enqueue without a deadline hung on a stalled Redis")
+	}
 }

@@ -32,7 +32,17 @@ func (q *Queue) Enqueue(ctx context.Context, payload []byte, opts ...EnqueueOpti
 	if err != nil {
 		return "", err
 	}
+	ctx, cancel := q.opCtx(ctx)
+	defer cancel()
 	return q.enq.do(ctx, args)
+}
+
+// opCtx bounds an enqueue by Options.OpTimeout unless ctx ends sooner.
+func (q *Queue) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if q.opt.OpTimeout < 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, q.opt.OpTimeout)
 }
 
 // maxBatch bounds one enqueue script call, so a huge batch does not block
@@ -48,6 +58,8 @@ func (q *Queue) EnqueueBatch(ctx context.Context, items []Item) ([]string, error
 	if len(items) == 0 {
 		return nil, nil
 	}
+	ctx, cancel := q.opCtx(ctx)
+	defer cancel()
 	all := make([]any, 0, argsPerItem*len(items))
 	for _, it := range items {
 		a, err := q.itemArgs(it)

@@ -33,6 +33,13 @@ type Options struct {
 	// delivers its first message. If zero, 4 MiB; if negative, no bound.
 	MaxFetchBytes int
 
+	// OpTimeout bounds Enqueue and EnqueueBatch when their ctx has no
+	// earlier deadline, so a Redis that does not answer costs a bounded
+	// wait (the message may or may not be stored then, as with any write
+	// whose reply is lost). If zero, 5 seconds; if negative, only ctx
+	// bounds them.
+	OpTimeout time.Duration
+
 	// DedupeWindow is how long a dedupe ID given with [WithDedupeID] blocks
 	// another message with the same dedupe ID, counted from the first
 	// enqueue (and lasting past its ack). If zero, 24 hours.
@@ -52,6 +59,9 @@ func (o *Options) normalize() (Options, error) {
 	}
 	if out.MaxDeliveries < 0 {
 		out.MaxDeliveries = -1
+	}
+	if out.OpTimeout == 0 {
+		out.OpTimeout = 5 * time.Second
 	}
 	if out.MaxPayloadSize == 0 {
 		out.MaxPayloadSize = 1 << 20
