@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aside-go/aside/consistency/staleness"
 	"github.com/aside-go/aside/internal/pgtest"
+	"github.com/aside-go/aside/internal/staleness"
 	"github.com/redis/go-redis/v9"
 )
 

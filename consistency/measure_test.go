@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aside-go/aside/consistency/staleness"
 	"github.com/aside-go/aside/internal/pgtest"
 	"github.com/aside-go/aside/internal/redistest"
+	"github.com/aside-go/aside/internal/staleness"
 	"github.com/redis/go-redis/v9"
 )
 

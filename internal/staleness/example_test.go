@@ -7,7 +7,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/aside-go/aside/consistency/staleness"
+	"github.com/aside-go/aside/internal/staleness"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 )
