@@ -23,6 +23,8 @@
 set -euo pipefail
 
 cd "$(dirname "$0")"
+# bench/ is a module of its own, outside the root's go.work.
+export GOWORK=off
 COUNT=${COUNT:-6}
 BENCH=${BENCH:-.}
 BENCHTIME=${BENCHTIME:-}

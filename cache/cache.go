@@ -61,7 +61,7 @@ type Cache[V any] struct {
 // defaults) and does no I/O.
 func New[V any](rdb redis.UniversalClient, opt *Options[V]) (*Cache[V], error) {
 	if rdb == nil {
-		return nil, fmt.Errorf("%w: nil client", errOptions)
+		return nil, fmt.Errorf("%w: nil client", ErrInvalidOptions)
 	}
 	o, err := opt.withDefaults()
 	if err != nil {
@@ -352,7 +352,7 @@ func (c *Cache[V]) Set(ctx context.Context, key string, v V, opts ...SetOption) 
 		o(&so)
 	}
 	if so.ttl < time.Millisecond {
-		return fmt.Errorf("%w: Set TTL %v under 1ms", errOptions, so.ttl)
+		return fmt.Errorf("%w: Set TTL %v under 1ms", ErrInvalidOptions, so.ttl)
 	}
 	c.invalidate(key)
 	soft := min(c.opt.SoftTTL, so.ttl)

@@ -302,7 +302,7 @@ func TestNew_InvalidOptions(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			opt := tt.opt
-			if _, err := New(rdb, &opt); !errors.Is(err, errOptions) {
+			if _, err := New(rdb, &opt); !errors.Is(err, ErrInvalidOptions) {
 				t.Errorf("New err = %v, want an options error", err)
 			}
 			if diff := cmp.Diff(tt.opt, opt, cmp.Comparer(func(a, b Loader[user]) bool { return a == b }),
@@ -376,7 +376,7 @@ func TestCache_Set_WithTTL(t *testing.T) {
 		if ttl, err := rdb.PTTL(ctx, c.Key("k")).Result(); err != nil || ttl <= 55*time.Second || ttl > time.Minute {
 			t.Errorf("PTTL = %v, %v; want about 1m", ttl, err)
 		}
-		if err := c.Set(ctx, "k", user{}, WithTTL(0)); !errors.Is(err, errOptions) {
+		if err := c.Set(ctx, "k", user{}, WithTTL(0)); !errors.Is(err, ErrInvalidOptions) {
 			t.Errorf("Set with a zero TTL = %v, want an error", err)
 		}
 	})

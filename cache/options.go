@@ -149,8 +149,9 @@ type LocalOptions struct {
 	TTL time.Duration
 }
 
-// errOptions is wrapped by every error [New] returns for bad options.
-var errOptions = errors.New("cache: invalid options")
+// ErrInvalidOptions is wrapped by every error [New] returns for options
+// that cannot work; the message names the field and its value.
+var ErrInvalidOptions = errors.New("cache: invalid options")
 
 const (
 	defaultPrefix           = "cache"
@@ -173,7 +174,7 @@ func (o *Options[V]) withDefaults() (Options[V], error) {
 		c = *o
 	}
 	bad := func(format string, args ...any) (Options[V], error) {
-		return c, fmt.Errorf("%w: "+format, append([]any{errOptions}, args...)...)
+		return c, fmt.Errorf("%w: "+format, append([]any{ErrInvalidOptions}, args...)...)
 	}
 	if c.Prefix == "" {
 		c.Prefix = defaultPrefix

@@ -3,6 +3,7 @@ package consistency
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,8 +36,8 @@ type Cache interface {
 type versioned interface{ VersionedFills() bool }
 
 var (
-	// ErrOptions is wrapped by the error [New] returns for invalid options.
-	ErrOptions = errors.New("consistency: invalid options")
+	// ErrInvalidOptions is wrapped by the error [New] returns for invalid options.
+	ErrInvalidOptions = errors.New("consistency: invalid options")
 	// ErrNotVersioned is returned by [New] for [Strong] mode on a cache
 	// whose fills are not versioned.
 	ErrNotVersioned = errors.New("consistency: strong mode needs a cache with versioned fills")
@@ -91,7 +92,7 @@ type Keeper struct {
 // Namespace and Topic. Call [Keeper.Close] when done.
 func New(rdb redis.UniversalClient, c Cache, opt *Options) (*Keeper, error) {
 	if rdb == nil || c == nil {
-		return nil, errors.Join(ErrOptions, errors.New("consistency: nil client or cache"))
+		return nil, fmt.Errorf("%w: nil client or cache", ErrInvalidOptions)
 	}
 	o, err := opt.withDefaults(c.Prefix())
 	if err != nil {

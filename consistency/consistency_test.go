@@ -42,8 +42,8 @@ func TestOptions_withDefaults(t *testing.T) {
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("err = %v, wantErr %v", err, tt.wantErr)
 			}
-			if err != nil && !errors.Is(err, ErrOptions) {
-				t.Errorf("err = %v, want it to wrap ErrOptions", err)
+			if err != nil && !errors.Is(err, ErrInvalidOptions) {
+				t.Errorf("err = %v, want it to wrap ErrInvalidOptions", err)
 			}
 			if err == nil && !tt.want(got) {
 				t.Errorf("withDefaults = %+v", got)

@@ -144,7 +144,7 @@ func (o *Options) withDefaults(prefix string) (Options, error) {
 		c = *o
 	}
 	bad := func(format string, args ...any) (Options, error) {
-		return c, fmt.Errorf("%w: "+format, append([]any{ErrOptions}, args...)...)
+		return c, fmt.Errorf("%w: "+format, append([]any{ErrInvalidOptions}, args...)...)
 	}
 	if c.Mode < DeleteAfterWrite || c.Mode > Strong {
 		return bad("unknown Mode %d", int(c.Mode))

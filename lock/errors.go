@@ -6,6 +6,10 @@ import (
 )
 
 var (
+	// ErrInvalidOptions is wrapped by every error [New] returns for
+	// options that cannot work; the message names the field and its value.
+	ErrInvalidOptions = errors.New("lock: invalid options")
+
 	// ErrNotObtained is returned by [Client.Obtain], [Client.TryObtain],
 	// [Client.Do], [Semaphore.Acquire] and [Semaphore.TryAcquire] when the
 	// lock (or a permit) is held by someone else. When a blocking call gives

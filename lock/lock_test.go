@@ -3,6 +3,7 @@ package lock_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -28,12 +29,17 @@ func TestNew_Validation(t *testing.T) {
 		{name: "prefix", rdb: rdb, opt: &lock.Options{Prefix: "svc"}},
 		{name: "nil client", rdb: nil, wantErr: true},
 		{name: "brace in prefix", rdb: rdb, opt: &lock.Options{Prefix: "a{b"}, wantErr: true},
+		{name: "negative MaxBlocking", rdb: rdb, opt: &lock.Options{MaxBlocking: -1}, wantErr: true},
+		{name: "tiny FenceTTL", rdb: rdb, opt: &lock.Options{FenceTTL: time.Second}, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c, err := lock.New(tt.rdb, tt.opt)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("New: err = %v, wantErr %v", err, tt.wantErr)
+			}
+			if tt.wantErr && (!errors.Is(err, lock.ErrInvalidOptions) || strings.Contains(err.Error(), "\n")) {
+				t.Fatalf("New: err = %q, want one line wrapping ErrInvalidOptions", err)
 			}
 			if c != nil {
 				_ = c.Close()

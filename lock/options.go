@@ -2,7 +2,6 @@ package lock
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -146,7 +145,7 @@ func (c *Client) background(f func(ctx context.Context)) {
 // means the defaults.
 func New(rdb RedisClient, opt *Options) (*Client, error) {
 	if rdb == nil {
-		return nil, errors.New("lock: nil Redis client")
+		return nil, fmt.Errorf("%w: nil Redis client", ErrInvalidOptions)
 	}
 	var o Options
 	if opt != nil {
@@ -156,16 +155,16 @@ func New(rdb RedisClient, opt *Options) (*Client, error) {
 		o.Prefix = "lock"
 	}
 	if strings.ContainsAny(o.Prefix, "{}") {
-		return nil, fmt.Errorf("lock: prefix %q contains a brace", o.Prefix)
+		return nil, fmt.Errorf("%w: Prefix %q contains a brace", ErrInvalidOptions, o.Prefix)
 	}
 	if o.MaxBlocking < 0 {
-		return nil, fmt.Errorf("lock: MaxBlocking %d is negative", o.MaxBlocking)
+		return nil, fmt.Errorf("%w: MaxBlocking %d is negative", ErrInvalidOptions, o.MaxBlocking)
 	}
 	if o.MaxBlocking == 0 {
 		o.MaxBlocking = defaultMaxBlocking(rdb)
 	}
 	if o.OpTimeout < 0 {
-		return nil, fmt.Errorf("lock: OpTimeout %v is negative", o.OpTimeout)
+		return nil, fmt.Errorf("%w: OpTimeout %v is negative", ErrInvalidOptions, o.OpTimeout)
 	}
 	if o.OpTimeout == 0 {
 		o.OpTimeout = time.Second
@@ -174,7 +173,7 @@ func New(rdb RedisClient, opt *Options) (*Client, error) {
 	case o.FenceTTL == 0:
 		o.FenceTTL = 7 * 24 * time.Hour
 	case o.FenceTTL > 0 && o.FenceTTL < time.Minute:
-		return nil, fmt.Errorf("lock: FenceTTL %v is below 1 minute", o.FenceTTL)
+		return nil, fmt.Errorf("%w: FenceTTL %v is below 1 minute", ErrInvalidOptions, o.FenceTTL)
 	}
 	c := &Client{rdb: rdb, prefix: o.Prefix, opTimeout: o.OpTimeout}
 	if o.FenceTTL > 0 {

@@ -1,7 +1,6 @@
 package pubsub
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -160,22 +159,22 @@ func (o *Options) withDefaults() (Options, error) {
 		c.Codec = JSON
 	}
 	if c.Mode < ModeAuto || c.Mode > ModeSharded {
-		return c, fmt.Errorf("pubsub: unknown mode %d", int(c.Mode))
+		return c, fmt.Errorf("%w: unknown mode %d", ErrInvalidOptions, int(c.Mode))
 	}
 	if c.Overflow < Block || c.Overflow > DropOldest {
-		return c, fmt.Errorf("pubsub: unknown overflow policy %d", int(c.Overflow))
+		return c, fmt.Errorf("%w: unknown overflow policy %d", ErrInvalidOptions, int(c.Overflow))
 	}
 	switch {
 	case c.Concurrency < 0:
-		return c, fmt.Errorf("pubsub: Concurrency %d is negative", c.Concurrency)
+		return c, fmt.Errorf("%w: Concurrency %d is negative", ErrInvalidOptions, c.Concurrency)
 	case c.Buffer < 0:
-		return c, fmt.Errorf("pubsub: Buffer %d is negative", c.Buffer)
+		return c, fmt.Errorf("%w: Buffer %d is negative", ErrInvalidOptions, c.Buffer)
 	case c.BufferBytes < 0:
-		return c, fmt.Errorf("pubsub: BufferBytes %d is negative", c.BufferBytes)
+		return c, fmt.Errorf("%w: BufferBytes %d is negative", ErrInvalidOptions, c.BufferBytes)
 	case c.HealthCheck < 0:
-		return c, fmt.Errorf("pubsub: HealthCheck %v is negative", c.HealthCheck)
+		return c, fmt.Errorf("%w: HealthCheck %v is negative", ErrInvalidOptions, c.HealthCheck)
 	case c.PingTimeout < 0:
-		return c, fmt.Errorf("pubsub: PingTimeout %v is negative", c.PingTimeout)
+		return c, fmt.Errorf("%w: PingTimeout %v is negative", ErrInvalidOptions, c.PingTimeout)
 	}
 	if c.BufferBytes == 0 {
 		c.BufferBytes = 32 << 20
@@ -227,10 +226,10 @@ func WithOverflow(p Policy) SubscribeOption {
 
 func (c subConfig) validate() error {
 	if c.concurrency < 1 || c.buffer < 1 {
-		return errors.New("pubsub: concurrency and buffer must be at least 1")
+		return fmt.Errorf("%w: concurrency %d and buffer %d must be at least 1", ErrInvalidOptions, c.concurrency, c.buffer)
 	}
 	if c.overflow < Block || c.overflow > DropOldest {
-		return fmt.Errorf("pubsub: unknown overflow policy %d", int(c.overflow))
+		return fmt.Errorf("%w: unknown overflow policy %d", ErrInvalidOptions, int(c.overflow))
 	}
 	return nil
 }

@@ -13,6 +13,10 @@ import (
 var (
 	// ErrClosed is returned by methods of a closed [PubSub].
 	ErrClosed = errors.New("pubsub: closed")
+	// ErrInvalidOptions is wrapped by every error [New], [PubSub.Subscribe]
+	// and [PubSub.PSubscribe] return for options that cannot work; the
+	// message names the field and its value.
+	ErrInvalidOptions = errors.New("pubsub: invalid options")
 	// ErrNoTopics is returned by Subscribe and PSubscribe without topics.
 	ErrNoTopics = errors.New("pubsub: no topics")
 	// ErrShardedPattern is returned by [PubSub.PSubscribe] in sharded mode:
@@ -41,7 +45,7 @@ type PubSub struct {
 // options mean the defaults of [Options]. New does no I/O.
 func New(rdb redis.UniversalClient, opt *Options) (*PubSub, error) {
 	if rdb == nil {
-		return nil, errors.New("pubsub: nil client")
+		return nil, fmt.Errorf("%w: nil client", ErrInvalidOptions)
 	}
 	o, err := opt.withDefaults()
 	if err != nil {
@@ -132,7 +136,7 @@ func (p *PubSub) opCtx(ctx context.Context) (context.Context, context.CancelFunc
 
 func (p *PubSub) subscribe(ctx context.Context, topics []string, h Handler, pattern bool, opts []SubscribeOption) (*Subscription, error) {
 	if h == nil {
-		return nil, errors.New("pubsub: nil handler")
+		return nil, fmt.Errorf("%w: nil handler", ErrInvalidOptions)
 	}
 	ctx, cancel := p.opCtx(ctx)
 	defer cancel()

@@ -198,7 +198,7 @@ func TestNew_invalidOptionsNameTheField(t *testing.T) {
 		{pubsub.Options{BufferBytes: -5}, "BufferBytes -5"},
 		{pubsub.Options{PingTimeout: -time.Second}, "PingTimeout -1s"},
 	} {
-		if _, err := pubsub.New(redistest.Standalone.Client(t), &tc.opt); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := pubsub.New(redistest.Standalone.Client(t), &tc.opt); !errors.Is(err, pubsub.ErrInvalidOptions) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("New(%+v) = %v, want an error naming %q", tc.opt, err, tc.want)
 		}
 	}

@@ -3,6 +3,11 @@ package queue
 import "errors"
 
 var (
+	// ErrInvalidOptions is wrapped by every error [New] and [Queue.Consume]
+	// return for options that cannot work; the message names the field and
+	// its value.
+	ErrInvalidOptions = errors.New("queue: invalid options")
+
 	// ErrStaleDelivery is returned by [Queue.Ack], [Queue.Nack] and
 	// [Queue.Extend] when the delivery is no longer the current one: its
 	// visibility deadline passed and the message was reclaimed (and maybe

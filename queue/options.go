@@ -73,7 +73,7 @@ func (o *Options) normalize() (Options, error) {
 	case out.DedupeWindow == 0:
 		out.DedupeWindow = 24 * time.Hour
 	case out.DedupeWindow < time.Millisecond:
-		return out, fmt.Errorf("queue: DedupeWindow %v is below 1ms", out.DedupeWindow)
+		return out, fmt.Errorf("%w: DedupeWindow %v is below 1ms", ErrInvalidOptions, out.DedupeWindow)
 	}
 	return out, nil
 }
@@ -139,9 +139,18 @@ func (o *WorkerOptions) normalize() (WorkerOptions, error) {
 	if o != nil {
 		out = *o
 	}
-	if out.Concurrency < 0 || out.FetchBatch < 0 || out.VisibilityTimeout < 0 || out.HeartbeatInterval < 0 ||
-		out.BlockTimeout < 0 || out.ReapInterval < 0 || out.ShutdownTimeout < 0 {
-		return out, errors.New("queue: negative worker option")
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{
+		{"Concurrency", int64(out.Concurrency)}, {"FetchBatch", int64(out.FetchBatch)},
+		{"VisibilityTimeout", int64(out.VisibilityTimeout)}, {"HeartbeatInterval", int64(out.HeartbeatInterval)},
+		{"BlockTimeout", int64(out.BlockTimeout)}, {"ReapInterval", int64(out.ReapInterval)},
+		{"ShutdownTimeout", int64(out.ShutdownTimeout)},
+	} {
+		if f.v < 0 {
+			return out, fmt.Errorf("%w: %s %d is negative", ErrInvalidOptions, f.name, f.v)
+		}
 	}
 	if out.Concurrency == 0 {
 		out.Concurrency = 10
@@ -154,19 +163,19 @@ func (o *WorkerOptions) normalize() (WorkerOptions, error) {
 		out.VisibilityTimeout = 30 * time.Second
 	}
 	if out.VisibilityTimeout < 10*time.Millisecond {
-		return out, fmt.Errorf("queue: VisibilityTimeout %v is below 10ms", out.VisibilityTimeout)
+		return out, fmt.Errorf("%w: VisibilityTimeout %v is below 10ms", ErrInvalidOptions, out.VisibilityTimeout)
 	}
 	if out.HeartbeatInterval == 0 {
 		out.HeartbeatInterval = out.VisibilityTimeout / 3
 	}
 	if out.HeartbeatInterval >= out.VisibilityTimeout {
-		return out, fmt.Errorf("queue: HeartbeatInterval %v is not below VisibilityTimeout %v", out.HeartbeatInterval, out.VisibilityTimeout)
+		return out, fmt.Errorf("%w: HeartbeatInterval %v is not below VisibilityTimeout %v", ErrInvalidOptions, out.HeartbeatInterval, out.VisibilityTimeout)
 	}
 	if out.BlockTimeout == 0 {
 		out.BlockTimeout = time.Second
 	}
 	if out.BlockTimeout < time.Millisecond {
-		return out, fmt.Errorf("queue: BlockTimeout %v is below 1ms", out.BlockTimeout)
+		return out, fmt.Errorf("%w: BlockTimeout %v is below 1ms", ErrInvalidOptions, out.BlockTimeout)
 	}
 	if out.ReapInterval == 0 {
 		out.ReapInterval = 500 * time.Millisecond

@@ -30,10 +30,10 @@ type Queue struct {
 // client is shared, never closed by the queue.
 func New(rdb redis.UniversalClient, name string, opt *Options) (*Queue, error) {
 	if rdb == nil {
-		return nil, errors.New("queue: nil client")
+		return nil, fmt.Errorf("%w: nil client", ErrInvalidOptions)
 	}
 	if name == "" {
-		return nil, errors.New("queue: empty name")
+		return nil, fmt.Errorf("%w: empty name", ErrInvalidOptions)
 	}
 	o, err := opt.normalize()
 	if err != nil {

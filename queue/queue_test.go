@@ -1,9 +1,11 @@
 package queue_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,10 +26,16 @@ func TestNew_Validates(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rdb := redistest.Standalone.Client(t)
-			if _, err := queue.New(rdb, tt.qn, tt.opt); err == nil {
-				t.Errorf("New(%q, %+v) = nil error, want one", tt.qn, tt.opt)
+			if _, err := queue.New(rdb, tt.qn, tt.opt); !errors.Is(err, queue.ErrInvalidOptions) {
+				t.Errorf("New(%q, %+v) = %v, want ErrInvalidOptions", tt.qn, tt.opt, err)
 			}
 		})
+	}
+	q := newQueue(t, redistest.Standalone.Client(t), nil)
+	h := queue.HandlerFunc(func(context.Context, *queue.Message) error { return nil })
+	if _, err := q.Consume(h, &queue.WorkerOptions{ReapInterval: -time.Second}); !errors.Is(err, queue.ErrInvalidOptions) ||
+		!strings.Contains(err.Error(), "ReapInterval -1000000000") {
+		t.Errorf("Consume with a negative ReapInterval = %v, want ErrInvalidOptions naming the field", err)
 	}
 	if _, err := queue.New(nil, "q", nil); err == nil {
 		t.Error("New(nil client) = nil error, want one")
