@@ -42,7 +42,7 @@ func newMiddlewareCache(b *testing.B) *middleware.Cache {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { _ = c.Close(context.Background()) })
+	b.Cleanup(func() { _ = c.Close() })
 	return c
 }
 

@@ -38,7 +38,7 @@ func (p FailPolicy) String() string {
 // options and never changes the caller's struct.
 type Options[V any] struct {
 	// Prefix namespaces every Redis key: user key k lives under
-	// "{Prefix:k}". It must not contain '{' or '}'. If empty, "cache".
+	// "{Prefix:k}". It must not contain '{' or '}'. If empty, "aside:cache".
 	Prefix string
 
 	// TTL is how long a value lives in Redis. If zero, 1 hour.
@@ -154,7 +154,7 @@ type LocalOptions struct {
 var ErrInvalidOptions = errors.New("cache: invalid options")
 
 const (
-	defaultPrefix           = "cache"
+	defaultPrefix           = "aside:cache"
 	defaultTTL              = time.Hour
 	defaultNegativeTTL      = time.Minute
 	defaultJitter           = 0.1

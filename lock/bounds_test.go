@@ -63,7 +63,7 @@ func TestClient_Obtain_FenceGrowsAcrossLostCounter(t *testing.T) {
 		if f := take(); f != 42 {
 			t.Fatalf("fence after an existing counter of 41 = %d, want 42", f)
 		}
-		if err := c.SetFenced(ctx, "res", "old", 42); err != nil {
+		if err := c.SetFenced(ctx, "{"+prefix+"}:res", "old", 42); err != nil {
 			t.Fatal(err)
 		}
 		if err := rdb.Del(ctx, fence).Err(); err != nil { // expired, or lost in a restart
@@ -73,7 +73,7 @@ func TestClient_Obtain_FenceGrowsAcrossLostCounter(t *testing.T) {
 		if f <= 42 {
 			t.Fatalf("fence after the counter was lost = %d, want above 42", f)
 		}
-		if err := c.SetFenced(ctx, "res", "new", f); err != nil {
+		if err := c.SetFenced(ctx, "{"+prefix+"}:res", "new", f); err != nil {
 			t.Fatalf("a write with the new holder's fence was refused: %v", err)
 		}
 		if g := take(); g != f+1 {

@@ -20,7 +20,7 @@ import (
 // would let a stale write through.
 func (c *Client) SetFenced(ctx context.Context, key, value string, fence int64) error {
 	if fence < 1 {
-		return fmt.Errorf("lock: fence %d: fences start at 1", fence)
+		return fmt.Errorf("lock: fence %d: fences are at least 1", fence)
 	}
 	n, err := script.FenceSet.Run(ctx, c.rdb, []string{key}, value, strconv.FormatInt(fence, 10)).Int64()
 	if err != nil {

@@ -25,7 +25,7 @@ type Options struct {
 	// Prefix is put before every lock and semaphore name: the lock "job"
 	// lives in the Redis keys "{Prefix:job}", "{Prefix:job}:fence" and
 	// "{Prefix:job}:wake", which share one Cluster hash slot. It must not
-	// contain '{' or '}'. If empty, "lock".
+	// contain '{' or '}'. If empty, "aside:lock".
 	Prefix string
 
 	// MaxBlocking is the most Redis connections the Client keeps blocked
@@ -152,7 +152,7 @@ func New(rdb RedisClient, opt *Options) (*Client, error) {
 		o = *opt
 	}
 	if o.Prefix == "" {
-		o.Prefix = "lock"
+		o.Prefix = "aside:lock"
 	}
 	if strings.ContainsAny(o.Prefix, "{}") {
 		return nil, fmt.Errorf("%w: Prefix %q contains a brace", ErrInvalidOptions, o.Prefix)

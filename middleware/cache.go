@@ -109,10 +109,16 @@ func (c *Cache) PurgeTags(ctx context.Context, tags ...string) (int, error) {
 	return total, nil
 }
 
-// Close stops new background revalidations and waits for running ones (or
-// ctx). It is idempotent. Requests served after Close still use the cache
-// but never revalidate in the background.
-func (c *Cache) Close(ctx context.Context) error {
+// Close stops new background revalidations and waits for running ones
+// (each is bounded by RefreshTimeout). It is idempotent and returns nil.
+// Requests served after Close still use the cache but never revalidate in
+// the background. It never closes the Redis client.
+func (c *Cache) Close() error { return c.Shutdown(context.Background()) }
+
+// Shutdown is [Cache.Close] waiting at most until ctx ends; it then
+// returns ctx.Err() and the revalidations still running finish on their
+// own.
+func (c *Cache) Shutdown(ctx context.Context) error {
 	c.mu.Lock()
 	if !c.closed {
 		c.closed = true
@@ -175,10 +181,18 @@ func (c *Cache) failed(r *http.Request, err error) {
 		return
 	}
 	c.ctr.redisErrors.Add(1)
+	c.report(fmt.Errorf("middleware: redis: %w", err))
 	if c.opt.Backoff < 0 {
 		return
 	}
 	c.downUntil.Store(c.now().Add(c.opt.Backoff).UnixNano())
+}
+
+// report hands err to Options.OnError, if set.
+func (c *Cache) report(err error) {
+	if c.opt.OnError != nil {
+		c.opt.OnError(err)
+	}
 }
 
 func (c *Cache) opCtx(r *http.Request) (context.Context, context.CancelFunc) {

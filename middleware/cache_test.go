@@ -100,7 +100,13 @@ func TestCache_Handler_panicNotStored(t *testing.T) {
 func TestCache_Handler_redisDown(t *testing.T) {
 	t.Parallel()
 	s := redistest.StartServer(t, redistest.Config{})
-	c := newTestCache(t, s.Client(t), &CacheOptions{OpTimeout: 2 * time.Second, Backoff: time.Hour}, nil)
+	var reported atomic.Int32
+	c := newTestCache(t, s.Client(t), &CacheOptions{OpTimeout: 2 * time.Second, Backoff: time.Hour,
+		OnError: func(err error) {
+			if err != nil && strings.HasPrefix(err.Error(), "middleware: redis: ") {
+				reported.Add(1)
+			}
+		}}, nil)
 	var calls atomic.Int32
 	srv := startServer(t, c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=60")
@@ -128,6 +134,9 @@ func TestCache_Handler_redisDown(t *testing.T) {
 	resp, _ = do(t, srv.Client(), "GET", srv.URL+"/d", hdr("Cache-Control", "only-if-cached"))
 	if resp.StatusCode != http.StatusGatewayTimeout || calls.Load() != before {
 		t.Errorf("only-if-cached with Redis down: %d, want 504 without calling the handler", resp.StatusCode)
+	}
+	if n := reported.Load(); n != 1 {
+		t.Errorf("OnError got %d Redis errors, want 1 (then Redis is left alone for Backoff)", n)
 	}
 }
 
@@ -451,12 +460,12 @@ func TestCache_Close_noLeak(t *testing.T) {
 	clk.advance(10 * time.Second)
 	do(t, srv.Client(), "GET", srv.URL+"/l", nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	if err := c.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
+	if err := c.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Close with a refresh blocked = %v, want DeadlineExceeded", err)
 	}
 	cancel()
 	close(release)
-	if err := c.Close(context.Background()); err != nil {
+	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
 	srv.Close()

@@ -20,7 +20,7 @@ func ExampleNewCache() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer c.Close(context.Background())
+	defer c.Close()
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /products/{id}", func(w http.ResponseWriter, r *http.Request) {

@@ -1,7 +1,6 @@
 package middleware
 
 import (
-	"context"
 	"io"
 	"log"
 	"net/http"
@@ -46,9 +45,6 @@ func newTestCache(tb testing.TB, rdb redis.UniversalClient, opt *CacheOptions, c
 	if o.OpTimeout == 0 {
 		o.OpTimeout = 5 * time.Second
 	}
-	if o.ErrorLog == nil {
-		o.ErrorLog = log.New(io.Discard, "", 0)
-	}
 	c, err := NewCache(rdb, &o)
 	if err != nil {
 		tb.Fatal(err)
@@ -56,7 +52,7 @@ func newTestCache(tb testing.TB, rdb redis.UniversalClient, opt *CacheOptions, c
 	if clk != nil {
 		c.now = clk.now
 	}
-	tb.Cleanup(func() { _ = c.Close(context.Background()) })
+	tb.Cleanup(func() { _ = c.Close() })
 	return c
 }
 

@@ -3,7 +3,6 @@ package middleware
 import (
 	"errors"
 	"fmt"
-	"log"
 	"net/http"
 	"net/textproto"
 	"strings"
@@ -100,10 +99,12 @@ type CacheOptions struct {
 	// (otel.GetMeterProvider).
 	MeterProvider metric.MeterProvider
 
-	// ErrorLog receives panics swallowed because a stale response was
-	// served instead (stale-if-error). If nil, the log package's standard
-	// logger.
-	ErrorLog *log.Logger
+	// OnError, if not nil, is called with every error the cache meets and
+	// does not return to anyone: a Redis operation that failed (the request
+	// was served by the handler), a handler panic replaced by a stale
+	// response (stale-if-error), a background revalidation that panicked.
+	// It must not block. Stats counts them either way.
+	OnError func(error)
 }
 
 // Defaults of [CacheOptions].
@@ -190,9 +191,6 @@ func (o CacheOptions) withDefaults() (CacheOptions, error) {
 	}
 	if o.RefreshTimeout == 0 {
 		o.RefreshTimeout = defaultRefresh
-	}
-	if o.ErrorLog == nil {
-		o.ErrorLog = log.Default()
 	}
 	return o, nil
 }

@@ -2,6 +2,7 @@ package middleware
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -382,7 +383,7 @@ func (x *exchange) fill(l *lease) *entry {
 	switch {
 	case o.panicked:
 		if o.rec.mode != modePass && o.rec.mode != modeNotModified && x.staleIfError() {
-			c.opt.ErrorLog.Printf("middleware: handler for %s panicked, served the stale response (stale-if-error): %v", x.r.URL.Path, o.panicVal)
+			c.report(fmt.Errorf("middleware: handler for %s panicked, served the stale response (stale-if-error): %v", x.r.URL.Path, o.panicVal))
 			x.serveStaleOnError(http.StatusInternalServerError)
 			return nil
 		}
@@ -586,7 +587,7 @@ func (x *exchange) refresh() {
 	o := x.run()
 	switch {
 	case o.panicked:
-		c.opt.ErrorLog.Printf("middleware: background revalidation of %s panicked: %v", x.r.URL.Path, o.panicVal)
+		c.report(fmt.Errorf("middleware: background revalidation of %s panicked: %v", x.r.URL.Path, o.panicVal))
 	case o.revalidated:
 		x.save(x.refreshed(o), o.tags)
 	case o.entry != nil:

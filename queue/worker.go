@@ -78,14 +78,14 @@ type runningEntry struct {
 
 // WorkerStats counts what a worker did since it started.
 type WorkerStats struct {
-	Handled      uint64 // deliveries whose handler returned nil
-	Failed       uint64 // deliveries whose handler returned an error or panicked
-	Retried      uint64 // failed deliveries scheduled for another delivery
-	DeadLettered uint64 // failed deliveries sent to the dead-letter list
-	Acked        uint64 // acks Redis applied
-	Stale        uint64 // acks or nacks rejected as stale: the message was reclaimed meanwhile
-	LostLeases   uint64 // running deliveries whose heartbeat found them reclaimed
-	Errors       uint64 // Redis errors met by the worker's loops
+	Handled      int64 // deliveries whose handler returned nil
+	Failed       int64 // deliveries whose handler returned an error or panicked
+	Retried      int64 // failed deliveries scheduled for another delivery
+	DeadLettered int64 // failed deliveries sent to the dead-letter list
+	Acked        int64 // acks Redis applied
+	Stale        int64 // acks or nacks rejected as stale: the message was reclaimed meanwhile
+	LostLeases   int64 // running deliveries whose heartbeat found them reclaimed
+	Errors       int64 // Redis errors met by the worker's loops
 }
 
 type workerCounters struct {
@@ -134,9 +134,9 @@ func (q *Queue) Consume(h Handler, opt *WorkerOptions) (*Worker, error) {
 func (w *Worker) Stats() WorkerStats {
 	c := &w.stats
 	return WorkerStats{
-		Handled: uint64(c.handled.Load()), Failed: uint64(c.failed.Load()), Retried: uint64(c.retried.Load()),
-		DeadLettered: uint64(c.dead.Load()), Acked: uint64(c.acked.Load()), Stale: uint64(c.stale.Load()),
-		LostLeases: uint64(c.lost.Load()), Errors: uint64(c.errors.Load()),
+		Handled: c.handled.Load(), Failed: c.failed.Load(), Retried: c.retried.Load(),
+		DeadLettered: c.dead.Load(), Acked: c.acked.Load(), Stale: c.stale.Load(),
+		LostLeases: c.lost.Load(), Errors: c.errors.Load(),
 	}
 }
 

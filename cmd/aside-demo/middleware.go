@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -23,12 +22,11 @@ func demoMiddleware(ctx context.Context, env *demoEnv) error {
 	c, err := middleware.NewCache(env.rdb, &middleware.CacheOptions{
 		Prefix:    env.prefix + ":http",
 		OpTimeout: time.Second,
-		ErrorLog:  log.New(io.Discard, "", 0),
 	})
 	if err != nil {
 		return err
 	}
-	defer c.Close(context.WithoutCancel(ctx))
+	defer c.Close()
 	idem, err := middleware.NewIdempotency(env.rdb, &middleware.IdempotencyOptions{Prefix: env.prefix + ":idem", Required: true})
 	if err != nil {
 		return err
