@@ -30,7 +30,7 @@ type BloomOptions struct {
 	// If zero, 0.01.
 	FalsePositive float64
 	// Shared keeps the filter in Redis (one string of bits under
-	// "{prefix:}:bloom", tested and set by Lua in one round trip each), so
+	// "{prefix|}:bloom", tested and set by Lua in one round trip each), so
 	// every process sees one filter and Set in any process updates it. If
 	// false, each process keeps its own filter in memory: zero Redis calls
 	// for a rejected key, but another process's Set is not seen until the
@@ -130,7 +130,7 @@ func (g *bloomGuard) add(ctx context.Context, key string) error {
 // RebuildBloom builds a new bloom filter from [BloomOptions.Source] and
 // swaps it in without downtime: the old filter answers until the swap, and
 // keys Set during the build go into both. In shared mode the new filter is
-// built under "{prefix:}:bloom:new" and renamed over the live one in one
+// built under "{prefix|}:bloom:new" and renamed over the live one in one
 // script. Run one rebuild at a time per filter.
 func (c *Cache[V]) RebuildBloom(ctx context.Context) error {
 	g := c.bloom

@@ -86,7 +86,7 @@ func New[V any](rdb redis.UniversalClient, opt *Options[V]) (*Cache[V], error) {
 }
 
 // Prefix returns the key prefix: user key k lives in Redis under
-// "{prefix:k}".
+// "{prefix|k}".
 func (c *Cache[V]) Prefix() string { return c.opt.Prefix }
 
 // Key returns the Redis key that holds the value of user key k.

@@ -30,6 +30,6 @@
 // An optional in-process L1 tier ([LocalOptions]) sits in front of Redis.
 // Counters are available from [Cache.Stats] and as OpenTelemetry metrics.
 //
-// Every Redis key of one user key shares the hash tag "{prefix:key}", so the
+// Every Redis key of one user key shares the hash tag "{prefix|key}", so the
 // package works the same on one server and on a Redis Cluster.
 package cache

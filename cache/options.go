@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
+
+	"github.com/aside-go/aside/internal/keys"
 )
 
 // FailPolicy says what [Cache.Get] does when Redis fails (an error other
@@ -38,7 +40,7 @@ func (p FailPolicy) String() string {
 // options and never changes the caller's struct.
 type Options[V any] struct {
 	// Prefix namespaces every Redis key: user key k lives under
-	// "{Prefix:k}". It must not contain '{' or '}'. If empty, "aside:cache".
+	// "{Prefix|k}". It must not contain '{', '}' or '|'. If empty, "aside:cache".
 	Prefix string
 
 	// TTL is how long a value lives in Redis. If zero, 1 hour.
@@ -113,7 +115,7 @@ type Options[V any] struct {
 
 	// VersionedFills makes fills safe against a concurrent [Cache.Delete]:
 	// the lease round trip also reads a per-key version marker
-	// "{prefix:key}:ver", the fill is a script that writes only if the
+	// "{prefix|key}:ver", the fill is a script that writes only if the
 	// marker is unchanged, and Delete and Set bump the marker in the same
 	// script that deletes or writes the value. The marker lives
 	// 2*(LoadTimeout+OpTimeout)+1m, longer than any load can take, since a
@@ -179,10 +181,8 @@ func (o *Options[V]) withDefaults() (Options[V], error) {
 	if c.Prefix == "" {
 		c.Prefix = defaultPrefix
 	}
-	for _, r := range c.Prefix {
-		if r == '{' || r == '}' {
-			return bad("Prefix %q contains a brace", c.Prefix)
-		}
+	if err := keys.CheckPrefix(c.Prefix); err != nil {
+		return bad("Prefix %q contains '{', '}' or '|'", c.Prefix)
 	}
 	if c.TTL == 0 {
 		c.TTL = defaultTTL

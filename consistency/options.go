@@ -167,8 +167,8 @@ func (o *Options) withDefaults(prefix string) (Options, error) {
 	if c.Namespace == "" {
 		c.Namespace = defaultNamespace
 	}
-	if strings.ContainsAny(c.Namespace, "{}") {
-		return bad("Namespace %q contains a brace", c.Namespace)
+	if strings.ContainsAny(c.Namespace, "{}|") {
+		return bad("Namespace %q contains '{', '}' or '|'", c.Namespace)
 	}
 	if c.PollInterval < 0 || c.ClaimTimeout < 0 || c.IntentTimeout < 0 || c.InvalidateTimeout < 0 {
 		return bad("negative PollInterval, ClaimTimeout, IntentTimeout or InvalidateTimeout")

@@ -19,7 +19,7 @@ import (
 // deletes in sorted sets spread over shards, each shard's three sets in one
 // hash slot:
 //
-//	{ns:prefix:i}         scheduled deletes, member: base key "{prefix:key}", score: due (server ms)
+//	{ns:prefix:i}         scheduled deletes, member: base key "{prefix|key}", score: due (server ms)
 //	{ns:prefix:i}:intent  intents, member: "<id>:<base key>", score: due
 //	{ns:prefix:i}:claim   claims, member: "s:<base>" or "i:<id>:<base>", score: claim deadline
 type schedule struct {
@@ -40,11 +40,11 @@ func (s *schedule) base(key string) string { return keys.Base(s.prefix, key) }
 
 // key returns the user key of base, or false if base is not of this cache.
 func (s *schedule) key(base string) (string, bool) {
-	k, ok := strings.CutPrefix(base, "{"+s.prefix+":")
-	if !ok {
+	p, k, ok := keys.Split(base)
+	if !ok || p != s.prefix {
 		return "", false
 	}
-	return strings.CutSuffix(k, "}")
+	return k, true
 }
 
 func (s *schedule) shardOf(base string) int { return keys.Slot(base) % len(s.shards) }

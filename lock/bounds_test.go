@@ -29,7 +29,7 @@ func TestClient_Obtain_NoKeyLeftWithoutTTL(t *testing.T) {
 			}
 		}
 		for i := range 50 {
-			k := fmt.Sprintf("{%s:order:%d}:fence", prefix, i)
+			k := fmt.Sprintf("{%s|order:%d}:fence", prefix, i)
 			ttl, err := rdb.PTTL(ctx, k).Result()
 			if err != nil || ttl <= 0 || ttl > 7*24*time.Hour {
 				t.Fatalf("%s: PTTL %v, %v; want a TTL of at most 7 days", k, ttl, err)
@@ -47,7 +47,7 @@ func TestClient_Obtain_FenceGrowsAcrossLostCounter(t *testing.T) {
 		rdb := tp.Client(t)
 		prefix := redistest.Prefix(t)
 		c := newClient(t, rdb, prefix)
-		fence := "{" + prefix + ":k}:fence"
+		fence := "{" + prefix + "|k}:fence"
 		if err := rdb.Set(ctx, fence, "41", 0).Err(); err != nil { // a counter of an older version
 			t.Fatal(err)
 		}

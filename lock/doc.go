@@ -38,7 +38,7 @@
 // # Waiting without polling
 //
 // [Client.Obtain] waits while the lock is held. A release leaves one
-// wake-up in a Redis list ("{prefix:name}:wake"); each [Client] runs one
+// wake-up in a Redis list ("{prefix|name}:wake"); each [Client] runs one
 // goroutine per key that its callers wait on, blocked in BLPOP on that
 // list, and hands each wake-up to its longest-waiting caller. Waiters of
 // one process are served first come, first served; across processes,
@@ -66,10 +66,10 @@
 //
 // # Keys and topologies
 //
-// The lock "name" uses "{prefix:name}" (the holder's token, with the lease
-// as its expiry), "{prefix:name}:fence" (the fence counter, kept for
-// [Options.FenceTTL] after the last obtain) and "{prefix:name}:wake"; a semaphore uses "{prefix:name}:sem"
-// and "{prefix:name}:sem:wake". Keys of one lock share a hash tag, so
+// The lock "name" uses "{prefix|name}" (the holder's token, with the lease
+// as its expiry), "{prefix|name}:fence" (the fence counter, kept for
+// [Options.FenceTTL] after the last obtain) and "{prefix|name}:wake"; a semaphore uses "{prefix|name}:sem"
+// and "{prefix|name}:sem:wake". Keys of one lock share a hash tag, so
 // every script runs on one node of a Cluster; standalone, Sentinel and
 // Cluster clients all work.
 //

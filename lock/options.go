@@ -3,13 +3,14 @@ package lock
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/aside-go/aside/internal/lease"
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/metric"
+
+	"github.com/aside-go/aside/internal/keys"
 )
 
 // RedisClient is the part of a go-redis client that a [Client] uses: Lua
@@ -23,9 +24,9 @@ type RedisClient interface {
 // Options configures a [Client]. The zero value is valid.
 type Options struct {
 	// Prefix is put before every lock and semaphore name: the lock "job"
-	// lives in the Redis keys "{Prefix:job}", "{Prefix:job}:fence" and
-	// "{Prefix:job}:wake", which share one Cluster hash slot. It must not
-	// contain '{' or '}'. If empty, "aside:lock".
+	// lives in the Redis keys "{Prefix|job}", "{Prefix|job}:fence" and
+	// "{Prefix|job}:wake", which share one Cluster hash slot. It must not
+	// contain '{', '}' or '|'. If empty, "aside:lock".
 	Prefix string
 
 	// MaxBlocking is the most Redis connections the Client keeps blocked
@@ -154,8 +155,8 @@ func New(rdb RedisClient, opt *Options) (*Client, error) {
 	if o.Prefix == "" {
 		o.Prefix = "aside:lock"
 	}
-	if strings.ContainsAny(o.Prefix, "{}") {
-		return nil, fmt.Errorf("%w: Prefix %q contains a brace", ErrInvalidOptions, o.Prefix)
+	if keys.CheckPrefix(o.Prefix) != nil {
+		return nil, fmt.Errorf("%w: Prefix %q contains '{', '}' or '|'", ErrInvalidOptions, o.Prefix)
 	}
 	if o.MaxBlocking < 0 {
 		return nil, fmt.Errorf("%w: MaxBlocking %d is negative", ErrInvalidOptions, o.MaxBlocking)

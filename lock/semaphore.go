@@ -15,9 +15,9 @@ import (
 // Permits carry no fence ([Lock.Fence] is 0). A Semaphore is safe for
 // concurrent use.
 //
-// Holders live in a sorted set "{prefix:name}:sem" (token to lease end,
+// Holders live in a sorted set "{prefix|name}:sem" (token to lease end,
 // judged by the Redis server's clock) and wake-ups in
-// "{prefix:name}:sem:wake", in one hash slot.
+// "{prefix|name}:sem:wake", in one hash slot.
 type Semaphore struct {
 	c *Client
 	t *target

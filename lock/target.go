@@ -31,12 +31,11 @@ type target struct {
 func (t *target) main() string { return t.keys[0] }
 func (t *target) wake() string { return t.keys[1] }
 
-// lockTarget builds the keys "{prefix:name}", "{prefix:name}:wake" and
-// "{prefix:name}:fence" (as keys.Base and keys.Sub would) in two
-// allocations: the base is a prefix of the fence key.
+// lockTarget builds the keys "{prefix|name}", "{prefix|name}:wake" and
+// "{prefix|name}:fence" (keys.Base and keys.Sub).
 func (c *Client) lockTarget(name string) *target {
-	fence := "{" + c.prefix + ":" + name + "}:fence"
-	base := fence[:len(fence)-len(":fence")]
+	base := keys.Base(c.prefix, name)
+	fence := keys.Sub(base, "fence")
 	t := &target{name: name}
 	t.keys = [3]string{base, base + ":wake", fence}
 	t.obtainKeys = t.keys[:3]

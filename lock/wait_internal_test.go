@@ -86,7 +86,7 @@ func TestClient_lockTarget_Keys(t *testing.T) {
 		}
 	}
 	st := c.semTarget("job", 2)
-	if st.main() != "{p:job}:sem" || st.wake() != "{p:job}:sem:wake" || keys.Slot(st.wake()) != keys.Slot(tg.main()) {
+	if st.main() != "{p|job}:sem" || st.wake() != "{p|job}:sem:wake" || keys.Slot(st.wake()) != keys.Slot(tg.main()) {
 		t.Fatalf("semaphore keys = %q", st.keys)
 	}
 }

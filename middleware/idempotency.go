@@ -143,6 +143,9 @@ func NewIdempotency(rdb redis.UniversalClient, opt *IdempotencyOptions) (*Idempo
 	if o.Prefix == "" {
 		o.Prefix = "aside:idem"
 	}
+	if keys.CheckPrefix(o.Prefix) != nil {
+		return nil, fmt.Errorf("%w: Prefix %q contains '{', '}' or '|'", ErrInvalidOptions, o.Prefix)
+	}
 	if o.Methods == nil {
 		o.Methods = []string{http.MethodPost, http.MethodPatch}
 	}

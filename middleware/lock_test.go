@@ -136,7 +136,7 @@ func TestLock_lost(t *testing.T) {
 			}
 		}()
 		wait(t, entered, "the handler to enter")
-		if err := tp.Client(t).Del(context.Background(), "{"+prefix+":job}").Err(); err != nil {
+		if err := tp.Client(t).Del(context.Background(), "{"+prefix+"|job}").Err(); err != nil {
 			t.Fatal(err)
 		}
 		if err := wait(t, cause, "the handler context"); !errors.Is(err, lock.ErrLost) {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
+
+	"github.com/aside-go/aside/internal/keys"
 )
 
 // CacheOptions configure a [Cache]. The zero value is usable: every field
@@ -141,6 +143,9 @@ var ErrInvalidOptions = errors.New("middleware: invalid options")
 func (o CacheOptions) withDefaults() (CacheOptions, error) {
 	if o.Prefix == "" {
 		o.Prefix = defaultPrefix
+	}
+	if keys.CheckPrefix(o.Prefix) != nil {
+		return o, fmt.Errorf("%w: Prefix %q contains '{', '}' or '|'", ErrInvalidOptions, o.Prefix)
 	}
 	if o.Name == "" {
 		o.Name = defaultName

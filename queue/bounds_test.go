@@ -88,7 +88,7 @@ func TestQueue_Fetch_CorruptBookkeepingLosesNothing(t *testing.T) {
 		rdb := tp.Client(t)
 		prefix := redistest.Prefix(t)
 		q := newQueue(t, rdb, &queue.Options{Prefix: prefix})
-		base := "{" + prefix + ":jobs}"
+		base := "{" + prefix + "|jobs}"
 		ids := make([]string, 50)
 		for i := range ids {
 			id, err := q.Enqueue(ctx, []byte(fmt.Sprint(i)))

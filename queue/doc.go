@@ -25,7 +25,7 @@
 // waits last at most [WorkerOptions.BlockTimeout], because go-redis cannot
 // interrupt a blocking command when a context ends.
 //
-// Every key of a queue shares the hash tag "{prefix:name}", so each Lua
+// Every key of a queue shares the hash tag "{prefix|name}", so each Lua
 // script touches one slot and the queue works unchanged on Redis Cluster;
 // one queue lives on one shard, and spreading load means using several
 // queues. All times (deadlines, delays) come from the Redis server's

@@ -258,7 +258,7 @@ func TestWorker_RedisKilled_AcknowledgedEnqueuesSurvive(t *testing.T) {
 func testRedisKilled(t *testing.T, rdb redis.UniversalClient, victim func(key string) *redistest.Server) {
 	prefix := redistest.Prefix(t)
 	q := newQueue(t, rdb, &queue.Options{Prefix: prefix})
-	s := victim("{" + prefix + ":jobs}:ready")
+	s := victim("{" + prefix + "|jobs}:ready")
 
 	const attempts = 1500
 	var ok []string

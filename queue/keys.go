@@ -6,18 +6,18 @@ import "github.com/aside-go/aside/internal/keys"
 // message's state in a handful of keys that share the queue's hash tag, so
 // each script touches one slot:
 //
-//	{prefix:name}:ready     list of ids waiting; LPUSH at the back, RPOP at the front
-//	{prefix:name}:inflight  sorted set id -> visibility deadline (ms, server clock)
-//	{prefix:name}:delayed   sorted set id -> due time (ms, server clock)
-//	{prefix:name}:dead      list of dead-lettered ids, oldest first
-//	{prefix:name}:payload   hash id -> "max:payload", max = max deliveries (0: no limit)
-//	{prefix:name}:count     hash id -> deliveries so far
-//	{prefix:name}:token     hash id -> token of the current delivery (only while in flight)
-//	{prefix:name}:error     hash id -> last error text
-//	{prefix:name}:seq       counter that hands out delivery tokens
-//	{prefix:name}:wake      list holding at most one token; idle workers block on it
-//	{prefix:name}:dedupe    sorted set dedupe id -> expiry (ms)
-//	{prefix:name}:dedupeid  hash dedupe id -> message id
+//	{prefix|name}:ready     list of ids waiting; LPUSH at the back, RPOP at the front
+//	{prefix|name}:inflight  sorted set id -> visibility deadline (ms, server clock)
+//	{prefix|name}:delayed   sorted set id -> due time (ms, server clock)
+//	{prefix|name}:dead      list of dead-lettered ids, oldest first
+//	{prefix|name}:payload   hash id -> "max:payload", max = max deliveries (0: no limit)
+//	{prefix|name}:count     hash id -> deliveries so far
+//	{prefix|name}:token     hash id -> token of the current delivery (only while in flight)
+//	{prefix|name}:error     hash id -> last error text
+//	{prefix|name}:seq       counter that hands out delivery tokens
+//	{prefix|name}:wake      list holding at most one token; idle workers block on it
+//	{prefix|name}:dedupe    sorted set dedupe id -> expiry (ms)
+//	{prefix|name}:dedupeid  hash dedupe id -> message id
 //
 // Every time comes from the server's TIME, so client clocks do not matter.
 // A message's token field exists exactly while it is in flight.

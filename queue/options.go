@@ -7,13 +7,15 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
+
+	"github.com/aside-go/aside/internal/keys"
 )
 
 // Options configure a [Queue]. The zero value is valid: every field's
 // comment says what zero means.
 type Options struct {
 	// Prefix is put in front of every Redis key of the queue, inside the
-	// hash tag: "{Prefix:name}:ready". If empty, "aside:queue".
+	// hash tag: "{Prefix|name}:ready". If empty, "aside:queue".
 	Prefix string
 
 	// MaxDeliveries is how many times a message is delivered before it goes
@@ -53,6 +55,9 @@ func (o *Options) normalize() (Options, error) {
 	}
 	if out.Prefix == "" {
 		out.Prefix = "aside:queue"
+	}
+	if keys.CheckPrefix(out.Prefix) != nil {
+		return out, fmt.Errorf("%w: Prefix %q contains '{', '}' or '|'", ErrInvalidOptions, out.Prefix)
 	}
 	if out.MaxDeliveries == 0 {
 		out.MaxDeliveries = 5

@@ -1,15 +1,43 @@
-// Package keys builds the Redis key names that aside's packages use.
+// Package keys is the only code that knows the layout of aside's Redis
+// keys.
 //
-// A user-visible key maps to a base "{prefix:key}" whose braces form a Redis
-// Cluster hash tag. Every Redis key derived from that base, such as
-// "{prefix:key}:lease", hashes to the same slot, so a Lua script or MULTI
+// A user-visible key maps to a base "{prefix|key}" whose braces form a
+// Redis Cluster hash tag. Every Redis key derived from that base, such as
+// "{prefix|key}:lease", hashes to the same slot, so a Lua script or MULTI
 // that touches them all works on one server and on a Cluster alike.
+//
+// The layout is unambiguous: a prefix never contains '|', '{' or '}'
+// ([CheckPrefix]), so the first '|' ends it, and a key (which comes from
+// strangers and may hold any byte) can never reach another prefix's keys:
+// key "admin:42" under prefix "sess" is "{sess|admin:42}", key "42" under
+// prefix "sess:admin" is "{sess:admin|42}". Derived keys add ":suffix"
+// with suffixes that contain no '}', so they cannot meet either.
 package keys
 
-import "strings"
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
 
-// Base returns the hash-tagged base key "{prefix:key}", or "{key}" when
-// prefix is empty.
+// Sep ends the prefix inside a base key.
+const Sep = '|'
+
+// ErrPrefix is wrapped by the error [CheckPrefix] returns.
+var ErrPrefix = errors.New("keys: invalid prefix")
+
+// CheckPrefix returns an error if prefix cannot start keys: it must not
+// contain '{', '}' (they would break the hash tag) or '|' (it ends the
+// prefix).
+func CheckPrefix(prefix string) error {
+	if i := strings.IndexAny(prefix, "{}|"); i >= 0 {
+		return fmt.Errorf("%w: %q contains %q", ErrPrefix, prefix, prefix[i])
+	}
+	return nil
+}
+
+// Base returns the hash-tagged base key "{prefix|key}". prefix must pass
+// [CheckPrefix]; key may be anything.
 //
 // A user key that itself contains '}' still yields keys that share one slot:
 // Redis hashes the text between the first '{' and the first '}' after it,
@@ -18,13 +46,25 @@ func Base(prefix, key string) string {
 	var b strings.Builder
 	b.Grow(len(prefix) + len(key) + 3)
 	b.WriteByte('{')
-	if prefix != "" {
-		b.WriteString(prefix)
-		b.WriteByte(':')
-	}
+	b.WriteString(prefix)
+	b.WriteByte(Sep)
 	b.WriteString(key)
 	b.WriteByte('}')
 	return b.String()
+}
+
+// Split undoes [Base]: it returns the prefix and key of base, and false if
+// base is not a base key.
+func Split(base string) (prefix, key string, ok bool) {
+	if len(base) < 3 || base[0] != '{' || base[len(base)-1] != '}' {
+		return "", "", false
+	}
+	inner := base[1 : len(base)-1]
+	i := strings.IndexByte(inner, Sep)
+	if i < 0 {
+		return "", "", false
+	}
+	return inner[:i], inner[i+1:], true
 }
 
 // Sub returns the derived key "base:suffix", in the slot of base.

@@ -2,6 +2,7 @@ package keys_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/aside-go/aside/internal/keys"
@@ -15,17 +16,77 @@ func TestBase(t *testing.T) {
 	tests := []struct {
 		name, prefix, key, want string
 	}{
-		{"prefixed", "users", "42", "{users:42}"},
-		{"no prefix", "", "42", "{42}"},
-		{"empty key", "p", "", "{p:}"},
+		{"prefixed", "users", "42", "{users|42}"},
+		{"no prefix", "", "42", "{|42}"},
+		{"empty key", "p", "", "{p|}"},
+		{"key with separators", "p", "a|b:c}", "{p|a|b:c}}"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := keys.Base(tt.prefix, tt.key); got != tt.want {
+			got := keys.Base(tt.prefix, tt.key)
+			if got != tt.want {
 				t.Errorf("Base(%q, %q) = %q, want %q", tt.prefix, tt.key, got, tt.want)
+			}
+			if p, k, ok := keys.Split(got); !ok || p != tt.prefix || k != tt.key {
+				t.Errorf("Split(%q) = %q, %q, %v; want %q, %q", got, p, k, ok, tt.prefix, tt.key)
 			}
 		})
 	}
+}
+
+// A key from a stranger cannot reach another prefix's keys: key
+// "admin:42" in prefix "sess" is not key "42" in prefix "sess:admin", and
+// no derived key of one base is a derived key of another.
+func TestBase_KeyCannotEscapeItsPrefix(t *testing.T) {
+	if a, b := keys.Base("sess", "admin:42"), keys.Base("sess:admin", "42"); a == b {
+		t.Fatalf("both are %q", a)
+	}
+	seen := map[string]string{}
+	for _, p := range []string{"sess", "sess:admin", "a", "a:b"} {
+		for _, k := range []string{"42", "admin:42", "b:42", "x}:lease", "x}", "x|y", "", "}:wake"} {
+			base := keys.Base(p, k)
+			for _, name := range []string{base, keys.Sub(base, "lease"), keys.Sub(base, "wake"), keys.Sub(keys.Sub(base, "sem"), "wake")} {
+				who := p + " / " + k
+				if prev, dup := seen[name]; dup && prev != who {
+					t.Errorf("%q is a key of %s and of %s", name, prev, who)
+				}
+				seen[name] = who
+			}
+		}
+	}
+}
+
+func TestCheckPrefix(t *testing.T) {
+	for _, p := range []string{"aside:cache", "", "a-b.c"} {
+		if err := keys.CheckPrefix(p); err != nil {
+			t.Errorf("CheckPrefix(%q) = %v", p, err)
+		}
+	}
+	for _, p := range []string{"a{b", "a}b", "a|b"} {
+		if err := keys.CheckPrefix(p); !errors.Is(err, keys.ErrPrefix) {
+			t.Errorf("CheckPrefix(%q) = %v, want ErrPrefix", p, err)
+		}
+	}
+	if _, _, ok := keys.Split("{no separator}"); ok {
+		t.Error("Split accepted a key without the separator")
+	}
+}
+
+func FuzzBaseSplit(f *testing.F) {
+	f.Add("p", "k")
+	f.Add("aside:cache", "user:42}|x")
+	f.Fuzz(func(t *testing.T, p, k string) {
+		if keys.CheckPrefix(p) != nil {
+			return
+		}
+		base := keys.Base(p, k)
+		if gp, gk, ok := keys.Split(base); !ok || gp != p || gk != k {
+			t.Fatalf("Split(Base(%q, %q)) = %q, %q, %v", p, k, gp, gk, ok)
+		}
+		if keys.Slot(keys.Sub(base, "lease")) != keys.Slot(base) {
+			t.Fatalf("Sub left the slot of %q", base)
+		}
+	})
 }
 
 func TestSlot_MatchesClusterKeyslot(t *testing.T) {
