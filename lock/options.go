@@ -48,6 +48,20 @@ type Options struct {
 	// back). If zero, 7 days; if negative, counters never expire.
 	FenceTTL time.Duration
 
+	// WaitReplicas, when above zero, makes every obtain wait (Redis WAIT,
+	// on the connection that took the lock) until that many replicas have
+	// the hold and its fence: Redis replicates asynchronously, so without
+	// it a failover right after an obtain can hand the lock to a second
+	// holder. An obtain that fewer replicas acknowledge within WaitTimeout
+	// is released and counts as a failed attempt (ErrUnavailable once they
+	// keep failing for OpTimeout). rdb must then be a *redis.Client or
+	// *redis.ClusterClient. If zero, no wait.
+	WaitReplicas int
+
+	// WaitTimeout bounds the wait for WaitReplicas; it must be below the
+	// client's ReadTimeout. If zero, 500 ms.
+	WaitTimeout time.Duration
+
 	// OpTimeout bounds each attempt to obtain (one script call). An
 	// obtaining call retries failed attempts with backoff, and returns
 	// [ErrUnavailable] once Redis has given no answer for OpTimeout, over
@@ -109,6 +123,9 @@ type Client struct {
 	prefix     string
 	hub        *lease.Hub // wake-one waiting, one watcher per key waited on
 	opTimeout  time.Duration
+	durable    redis.UniversalClient // set when WaitReplicas > 0
+	replicas   int
+	waitFor    time.Duration
 	fenceTTLms int64 // 0: never expires
 
 	wg     sync.WaitGroup // background clean-ups (abandon)
@@ -177,6 +194,19 @@ func New(rdb RedisClient, opt *Options) (*Client, error) {
 		return nil, fmt.Errorf("%w: FenceTTL %v is below 1 minute", ErrInvalidOptions, o.FenceTTL)
 	}
 	c := &Client{rdb: rdb, prefix: o.Prefix, opTimeout: o.OpTimeout}
+	if o.WaitReplicas < 0 {
+		return nil, fmt.Errorf("%w: WaitReplicas %d is negative", ErrInvalidOptions, o.WaitReplicas)
+	}
+	if o.WaitReplicas > 0 {
+		u, ok := rdb.(redis.UniversalClient)
+		if !ok {
+			return nil, fmt.Errorf("%w: WaitReplicas %d needs a *redis.Client or *redis.ClusterClient, not %T", ErrInvalidOptions, o.WaitReplicas, rdb)
+		}
+		c.durable, c.replicas, c.waitFor = u, o.WaitReplicas, o.WaitTimeout
+		if c.waitFor == 0 {
+			c.waitFor = 500 * time.Millisecond
+		}
+	}
 	if o.FenceTTL > 0 {
 		c.fenceTTLms = o.FenceTTL.Milliseconds()
 	}

@@ -74,7 +74,22 @@ func (c *Client) try(ctx context.Context, t *target, token string, ttl time.Dura
 	if t.sem {
 		n, err = script.SemAcquire.Run(ctx, c.rdb, t.obtainKeys, token, ms(ttl), t.permits).Int64()
 	} else {
-		n, err = script.LockObtain.Run(ctx, c.rdb, t.obtainKeys, token, ms(ttl), c.fenceTTLms).Int64()
+		var cmd *redis.Cmd
+		var werr error
+		if c.durable != nil {
+			cmd, werr = script.LockObtain.RunWait(ctx, c.durable, c.replicas, c.waitFor, t.obtainKeys, token, ms(ttl), c.fenceTTLms)
+		} else {
+			cmd = script.LockObtain.Run(ctx, c.rdb, t.obtainKeys, token, ms(ttl), c.fenceTTLms)
+		}
+		n, err = cmd.Int64()
+		if err == nil && n > 0 && werr != nil {
+			// Held on the master only: a failover could hand it to a
+			// second holder. Give it back; the caller's retry decides.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opTimeout)
+			_, _ = c.release(rctx, t, token)
+			cancel()
+			return 0, 0, false, fmt.Errorf("lock: obtain %q: %w", t.name, werr)
+		}
 	}
 	if err != nil {
 		if t.sem && redis.HasErrorPrefix(err, semPermitsReply) {

@@ -34,6 +34,10 @@ func (q *Queue) Enqueue(ctx context.Context, payload []byte, opts ...EnqueueOpti
 	}
 	ctx, cancel := q.opCtx(ctx)
 	defer cancel()
+	if q.opt.WaitReplicas > 0 {
+		// WAIT must follow the write on its connection: no merging.
+		return oneResult(q.runEnqueue(ctx, args))
+	}
 	return q.enq.do(ctx, args)
 }
 
@@ -123,9 +127,13 @@ func (q *Queue) runEnqueue(ctx context.Context, msgArgs []any) ([]string, int, e
 	args := make([]any, 0, 1+len(msgArgs))
 	args = append(args, q.opt.DedupeWindow.Milliseconds())
 	args = append(args, msgArgs...)
-	res, err := script.QueueEnqueue.Run(ctx, q.rdb, q.k.enqueue, args...).Slice()
+	cmd, werr := script.QueueEnqueue.RunWait(ctx, q.rdb, q.opt.WaitReplicas, q.opt.WaitTimeout, q.k.enqueue, args...)
+	res, err := cmd.Slice()
 	if err != nil {
 		return nil, 0, fmt.Errorf("queue: enqueue: %w", err)
+	}
+	if werr != nil {
+		werr = fmt.Errorf("queue: enqueue: %w", werr)
 	}
 	if len(res) != 2*(len(msgArgs)/argsPerItem) {
 		return nil, 0, fmt.Errorf("queue: enqueue: %d replies for %d messages", len(res)/2, len(msgArgs)/argsPerItem)
@@ -138,7 +146,7 @@ func (q *Queue) runEnqueue(ctx context.Context, msgArgs []any) ([]string, int, e
 			dups++
 		}
 	}
-	return ids, dups, nil
+	return ids, dups, werr
 }
 
 // combiner merges concurrent single-message enqueues. A call that finds no
@@ -214,6 +222,9 @@ func (c *combiner) do(ctx context.Context, args []any) (string, error) {
 
 func oneResult(ids []string, dups int, err error) (string, error) {
 	if err != nil {
+		if len(ids) > 0 { // stored, but not on enough replicas
+			return ids[0], err
+		}
 		return "", err
 	}
 	if dups > 0 {

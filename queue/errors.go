@@ -1,6 +1,10 @@
 package queue
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/aside-go/aside/internal/script"
+)
 
 var (
 	// ErrInvalidOptions is wrapped by every error [New] and [Queue.Consume]
@@ -20,6 +24,11 @@ var (
 	// message with the same dedupe ID was enqueued within the dedupe window.
 	// The existing message's ID is returned alongside it.
 	ErrDuplicate = errors.New("queue: duplicate message")
+
+	// ErrNotReplicated is wrapped by the error of an enqueue whose messages
+	// were stored on the master but not acknowledged by
+	// [Options.WaitReplicas] replicas in time.
+	ErrNotReplicated = script.ErrNotReplicated
 
 	// ErrTooLarge is returned by [Queue.Enqueue] and [Queue.EnqueueBatch]
 	// for a payload over [Options.MaxPayloadSize]; nothing is stored.

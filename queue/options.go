@@ -42,6 +42,21 @@ type Options struct {
 	// bounds them.
 	OpTimeout time.Duration
 
+	// WaitReplicas, when above zero, makes every Enqueue and EnqueueBatch
+	// wait (Redis WAIT, on the connection that wrote) until that many
+	// replicas have the messages, for services that cannot lose an
+	// acknowledged message in a failover: Redis replicates asynchronously,
+	// so without it a message acknowledged just before the master fails
+	// can be lost. If fewer replicas answer within WaitTimeout, the call
+	// returns an error wrapping [ErrNotReplicated]: the message was stored
+	// on the master (its ID is returned) and may or may not survive a
+	// failover. If zero, no wait.
+	WaitReplicas int
+
+	// WaitTimeout bounds the wait for WaitReplicas; it must be below the
+	// client's ReadTimeout. If zero, 1 second.
+	WaitTimeout time.Duration
+
 	// DedupeWindow is how long a dedupe ID given with [WithDedupeID] blocks
 	// another message with the same dedupe ID, counted from the first
 	// enqueue (and lasting past its ack). If zero, 24 hours.
@@ -64,6 +79,12 @@ func (o *Options) normalize() (Options, error) {
 	}
 	if out.MaxDeliveries < 0 {
 		out.MaxDeliveries = -1
+	}
+	if out.WaitReplicas < 0 {
+		return out, fmt.Errorf("%w: WaitReplicas %d is negative", ErrInvalidOptions, out.WaitReplicas)
+	}
+	if out.WaitTimeout == 0 {
+		out.WaitTimeout = time.Second
 	}
 	if out.OpTimeout == 0 {
 		out.OpTimeout = 5 * time.Second

@@ -122,6 +122,30 @@ func (c *Cluster) form(ctx context.Context) error {
 	return c.WaitStable(ctx)
 }
 
+// WaitReplicated waits until every master's replicas have caught up with
+// it (WAIT answers with all of them), as a test of replicated writes
+// needs right after the cluster started.
+func (c *Cluster) WaitReplicated(ctx context.Context) error {
+	return retry(ctx, func() error {
+		for i, m := range c.Masters {
+			want := len(c.Replicas[i])
+			if want == 0 {
+				continue
+			}
+			cl := m.NewClient()
+			n, err := cl.Do(ctx, "WAIT", want, 100).Int()
+			cl.Close()
+			if err == nil && n < want {
+				err = fmt.Errorf("redistest: %s: %d of %d replicas caught up", m.Addr(), n, want)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // WaitStable waits until every running node reports cluster_state:ok, knows
 // every other node and reports the same owner for each master's slots.
 func (c *Cluster) WaitStable(ctx context.Context) error {

@@ -3,8 +3,10 @@ package script
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -89,4 +91,68 @@ func RunAll(ctx context.Context, rdb redis.Cmdable, calls []Call) []*redis.Cmd {
 		}
 	}
 	return cmds
+}
+
+// ErrNotReplicated is wrapped by the error [Script.RunWait] returns when
+// fewer replicas than asked acknowledged the write in time. The write was
+// applied on the master; a failover before it reaches a replica can lose
+// it.
+var ErrNotReplicated = errors.New("redis: write not acknowledged by enough replicas")
+
+// RunWait runs the script like [Script.Run] and then, when replicas > 0,
+// WAITs on the same connection until that many replicas acknowledged the
+// write or timeout passes. The script's own result is in cmd; werr is
+// ErrNotReplicated (wrapped) or the error of WAIT. On a Cluster the script
+// and WAIT go to the master of keys[0].
+func (s *Script) RunWait(ctx context.Context, rdb redis.UniversalClient, replicas int, timeout time.Duration, keys []string, args ...any) (cmd *redis.Cmd, werr error) {
+	if replicas <= 0 {
+		return s.Run(ctx, rdb, keys, args...), nil
+	}
+	var node *redis.Client
+	switch c := rdb.(type) {
+	case *redis.Client:
+		node = c
+	case *redis.ClusterClient:
+		n, err := c.MasterForKey(ctx, keys[0])
+		if err != nil {
+			cmd = redis.NewCmd(ctx)
+			cmd.SetErr(err)
+			return cmd, nil
+		}
+		node = n
+	default:
+		cmd = redis.NewCmd(ctx)
+		cmd.SetErr(fmt.Errorf("script: waiting for replicas needs a *redis.Client or *redis.ClusterClient, not %T", rdb))
+		return cmd, nil
+	}
+	run := func(eval bool) (*redis.Cmd, *redis.IntCmd) {
+		var c *redis.Cmd
+		var w *redis.IntCmd
+		_, _ = node.Pipelined(ctx, func(p redis.Pipeliner) error {
+			if eval {
+				c = s.rs.Eval(ctx, p, keys, args...)
+			} else {
+				c = s.rs.EvalSha(ctx, p, keys, args...)
+			}
+			w = redis.NewIntCmd(ctx, "wait", replicas, timeout.Milliseconds())
+			_ = p.Process(ctx, w)
+			return nil
+		})
+		return c, w
+	}
+	cmd, w := run(false)
+	if err := cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		cmd, w = run(true)
+	}
+	if cmd.Err() != nil {
+		return cmd, nil
+	}
+	n, err := w.Result()
+	switch {
+	case err != nil:
+		return cmd, err
+	case n < int64(replicas):
+		return cmd, fmt.Errorf("%w: %d of %d within %v", ErrNotReplicated, n, replicas, timeout)
+	}
+	return cmd, nil
 }
