@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aside-go/aside/internal/validate"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/semaphore"
 	"golang.org/x/sync/singleflight"
@@ -60,7 +61,7 @@ type Cache[V any] struct {
 // New returns a cache over rdb. It validates and copies opt (nil means all
 // defaults) and does no I/O.
 func New[V any](rdb redis.UniversalClient, opt *Options[V]) (*Cache[V], error) {
-	if rdb == nil {
+	if validate.Nil(rdb) {
 		return nil, fmt.Errorf("%w: nil client", ErrInvalidOptions)
 	}
 	o, err := opt.withDefaults()

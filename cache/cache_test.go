@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/aside-go/aside/internal/keys"
 	"github.com/aside-go/aside/internal/redistest"
@@ -295,6 +298,8 @@ func TestNew_InvalidOptions(t *testing.T) {
 		{"soft above hard", Options[user]{TTL: time.Second, SoftTTL: time.Minute}},
 		{"refresh ahead without soft", Options[user]{RefreshAhead: time.Second}},
 		{"jitter too big", Options[user]{Jitter: 0.95}},
+		{"jitter NaN", Options[user]{Jitter: math.NaN()}},
+		{"separator in prefix", Options[user]{Prefix: "a|b"}},
 		{"versioned without lease", Options[user]{VersionedFills: true, DisableLease: true}},
 		{"bloom without size", Options[user]{Bloom: &BloomOptions{}}},
 		{"bad policy", Options[user]{FailPolicy: 7}},
@@ -306,7 +311,7 @@ func TestNew_InvalidOptions(t *testing.T) {
 				t.Errorf("New err = %v, want an options error", err)
 			}
 			if diff := cmp.Diff(tt.opt, opt, cmp.Comparer(func(a, b Loader[user]) bool { return a == b }),
-				cmp.Comparer(func(a, b Codec[user]) bool { return a == b })); diff != "" {
+				cmp.Comparer(func(a, b Codec[user]) bool { return a == b }), cmpopts.EquateNaNs()); diff != "" {
 				t.Errorf("New changed the caller's options:\n%s", diff)
 			}
 		})
@@ -380,4 +385,11 @@ func TestCache_Set_WithTTL(t *testing.T) {
 			t.Errorf("Set with a zero TTL = %v, want an error", err)
 		}
 	})
+}
+
+func TestNew_TypedNilClient(t *testing.T) {
+	var typed *redis.Client
+	if _, err := New[user](typed, nil); !errors.Is(err, ErrInvalidOptions) {
+		t.Fatalf("New with a typed-nil client: %v, want ErrInvalidOptions", err)
+	}
 }

@@ -3,6 +3,7 @@ package cache
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
@@ -203,6 +204,8 @@ func (o *Options[V]) withDefaults() (Options[V], error) {
 		return bad("NegativeTTL %v under 1ms", c.NegativeTTL)
 	}
 	switch {
+	case math.IsNaN(c.Jitter):
+		return bad("Jitter is NaN")
 	case c.Jitter == 0:
 		c.Jitter = defaultJitter
 	case c.Jitter < 0:

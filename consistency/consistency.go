@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aside-go/aside/internal/backoff"
+	"github.com/aside-go/aside/internal/validate"
 	"github.com/aside-go/aside/pubsub"
 	"github.com/redis/go-redis/v9"
 )
@@ -91,7 +92,7 @@ type Keeper struct {
 // Every instance of a service creates one per cache, with the same Shards,
 // Namespace and Topic. Call [Keeper.Close] when done.
 func New(rdb redis.UniversalClient, c Cache, opt *Options) (*Keeper, error) {
-	if rdb == nil || c == nil {
+	if validate.Nil(rdb) || validate.Nil(c) {
 		return nil, fmt.Errorf("%w: nil client or cache", ErrInvalidOptions)
 	}
 	o, err := opt.withDefaults(c.Prefix())

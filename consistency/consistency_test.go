@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aside-go/aside/cache"
 	"github.com/aside-go/aside/internal/redistest"
 	"github.com/google/go-cmp/cmp"
 )
@@ -373,4 +374,11 @@ func TestKeeper_Schedule_EachDeleteRunOnce(t *testing.T) {
 			t.Errorf("second deletes run %d times in all, want %d (once each)", got, n)
 		}
 	})
+}
+
+func TestNew_TypedNilCache(t *testing.T) {
+	var typed *cache.Cache[string]
+	if _, err := New(redistest.Standalone.Client(t), typed, nil); !errors.Is(err, ErrInvalidOptions) {
+		t.Fatalf("New with a typed-nil cache: %v, want ErrInvalidOptions", err)
+	}
 }

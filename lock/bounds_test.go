@@ -9,6 +9,7 @@ import (
 
 	"github.com/aside-go/aside/internal/redistest"
 	"github.com/aside-go/aside/lock"
+	"github.com/redis/go-redis/v9"
 )
 
 // Lock names built from request input leave no key without a TTL: the
@@ -140,4 +141,15 @@ func TestSemaphore_Acquire_PermitsMismatchRefused(t *testing.T) {
 		}
 		p.Release(ctx)
 	})
+}
+
+func TestClient_Do_NilFn(t *testing.T) {
+	c := newClient(t, redistest.Standalone.Client(t), redistest.Prefix(t))
+	if err := c.Do(t.Context(), "k", time.Second, nil); err == nil {
+		t.Fatal("Do with a nil fn: nil error, want one (not a panic)")
+	}
+	var typed *redis.Client
+	if _, err := lock.New(typed, nil); !errors.Is(err, lock.ErrInvalidOptions) {
+		t.Fatalf("New with a typed-nil client: %v, want ErrInvalidOptions", err)
+	}
 }

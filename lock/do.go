@@ -26,6 +26,9 @@ const releaseTimeout = 5 * time.Second
 //     failed while the lock was held;
 //   - otherwise a Redis error from obtaining or releasing the lock.
 func (c *Client) Do(ctx context.Context, key string, ttl time.Duration, fn func(ctx context.Context) error, opts ...Option) error {
+	if fn == nil {
+		return fmt.Errorf("lock: Do %q: nil fn", key)
+	}
 	o := applyOptions(true, opts)
 	l, err := c.obtain(ctx, c.lockTarget(key), ttl, !o.noWait, o)
 	if err != nil {

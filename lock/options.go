@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aside-go/aside/internal/lease"
+	"github.com/aside-go/aside/internal/validate"
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/metric"
 
@@ -162,7 +163,7 @@ func (c *Client) background(f func(ctx context.Context)) {
 // New returns a Client that uses rdb, which it never closes. A nil opt
 // means the defaults.
 func New(rdb RedisClient, opt *Options) (*Client, error) {
-	if rdb == nil {
+	if validate.Nil(rdb) {
 		return nil, fmt.Errorf("%w: nil Redis client", ErrInvalidOptions)
 	}
 	var o Options

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aside-go/aside/internal/validate"
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/metric"
 )
@@ -49,7 +50,7 @@ type Cache struct {
 // rdb needs ContextTimeoutEnabled (go-redis ignores context deadlines on
 // reads otherwise and falls back on its ReadTimeout).
 func NewCache(rdb redis.UniversalClient, opt *CacheOptions) (*Cache, error) {
-	if rdb == nil {
+	if validate.Nil(rdb) {
 		return nil, fmt.Errorf("%w: nil Redis client", ErrInvalidOptions)
 	}
 	var o CacheOptions

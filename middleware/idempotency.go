@@ -18,6 +18,7 @@ import (
 	"github.com/aside-go/aside/internal/keys"
 	leases "github.com/aside-go/aside/internal/lease"
 	"github.com/aside-go/aside/internal/script"
+	"github.com/aside-go/aside/internal/validate"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -116,7 +117,7 @@ type Idempotency struct {
 // NewIdempotency returns an Idempotency middleware keeping its state in
 // rdb, which it never closes.
 func NewIdempotency(rdb redis.UniversalClient, opt *IdempotencyOptions) (*Idempotency, error) {
-	if rdb == nil {
+	if validate.Nil(rdb) {
 		return nil, fmt.Errorf("%w: nil Redis client", ErrInvalidOptions)
 	}
 	var o IdempotencyOptions

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/aside-go/aside/internal/validate"
 	"github.com/aside-go/aside/lock"
 )
 
@@ -44,7 +45,7 @@ type LockOptions struct {
 // Without the lock the request gets opt.Busy (409 by default), or 503 if
 // Redis failed. The returned middleware is safe for concurrent use.
 func Lock(locker *lock.Client, opt LockOptions) (func(http.Handler) http.Handler, error) {
-	if locker == nil || opt.Key == nil {
+	if validate.Nil(locker) || opt.Key == nil {
 		return nil, fmt.Errorf("%w: Lock needs a lock.Client and a Key", ErrInvalidOptions)
 	}
 	if opt.TTL < 0 {

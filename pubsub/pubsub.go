@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/aside-go/aside/internal/validate"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -44,7 +45,7 @@ type PubSub struct {
 // New returns a PubSub using rdb, which it shares and never closes. nil
 // options mean the defaults of [Options]. New does no I/O.
 func New(rdb redis.UniversalClient, opt *Options) (*PubSub, error) {
-	if rdb == nil {
+	if validate.Nil(rdb) {
 		return nil, fmt.Errorf("%w: nil client", ErrInvalidOptions)
 	}
 	o, err := opt.withDefaults()
@@ -135,7 +136,7 @@ func (p *PubSub) opCtx(ctx context.Context) (context.Context, context.CancelFunc
 }
 
 func (p *PubSub) subscribe(ctx context.Context, topics []string, h Handler, pattern bool, opts []SubscribeOption) (*Subscription, error) {
-	if h == nil {
+	if validate.Nil(h) {
 		return nil, fmt.Errorf("%w: nil handler", ErrInvalidOptions)
 	}
 	ctx, cancel := p.opCtx(ctx)

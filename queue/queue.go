@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aside-go/aside/internal/script"
+	"github.com/aside-go/aside/internal/validate"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -29,7 +30,7 @@ type Queue struct {
 // options and does no I/O. opt may be nil for defaults; New copies it. The
 // client is shared, never closed by the queue.
 func New(rdb redis.UniversalClient, name string, opt *Options) (*Queue, error) {
-	if rdb == nil {
+	if validate.Nil(rdb) {
 		return nil, fmt.Errorf("%w: nil client", ErrInvalidOptions)
 	}
 	if name == "" {

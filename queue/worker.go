@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aside-go/aside/internal/validate"
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/metric"
 )
@@ -96,12 +97,15 @@ type workerCounters struct {
 // may be nil for defaults. The worker runs until [Worker.Shutdown] or
 // [Worker.Close]; it never closes the client.
 func (q *Queue) Consume(h Handler, opt *WorkerOptions) (*Worker, error) {
-	if h == nil {
-		return nil, errors.New("queue: nil handler")
+	if validate.Nil(h) {
+		return nil, fmt.Errorf("%w: nil handler", ErrInvalidOptions)
 	}
 	o, err := opt.normalize()
 	if err != nil {
 		return nil, err
+	}
+	if rt := readTimeout(q.rdb); rt > 0 && o.BlockTimeout >= rt {
+		return nil, fmt.Errorf("%w: BlockTimeout %v is not below the client's ReadTimeout %v", ErrInvalidOptions, o.BlockTimeout, rt)
 	}
 	w := &Worker{
 		q: q, h: h, opt: o,
@@ -420,3 +424,21 @@ func (w *Worker) abandon() {
 }
 
 func isNil(err error) bool { return errors.Is(err, redis.Nil) }
+
+// readTimeout is the read timeout of rdb's connections (go-redis' default
+// of 3 s when it is zero), or 0 when unknown or off.
+func readTimeout(rdb redis.UniversalClient) time.Duration {
+	var rt time.Duration
+	switch c := rdb.(type) {
+	case *redis.Client:
+		rt = c.Options().ReadTimeout
+	case *redis.ClusterClient:
+		rt = c.Options().ReadTimeout
+	default:
+		return 0
+	}
+	if rt == 0 {
+		return 3 * time.Second
+	}
+	return max(rt, 0)
+}
