@@ -53,10 +53,11 @@ func NewCluster(cfg ClusterConfig) (c *Cluster, err error) {
 	if cfg.Masters == 0 {
 		cfg.Masters = 3
 	}
-	c = &Cluster{Replicas: make([][]*Server, cfg.Masters)}
+	started := &Cluster{Replicas: make([][]*Server, cfg.Masters)}
+	c = started
 	defer func() {
 		if err != nil {
-			c.Close()
+			started.Close() // the nodes started before the failure
 		}
 	}()
 	nodeCfg := Config{Cluster: true, AOF: cfg.AOF}
@@ -293,6 +294,9 @@ func (c *Cluster) Failover(ctx context.Context, i int) error {
 
 // Close kills every node and removes their directories. Idempotent.
 func (c *Cluster) Close() {
+	if c == nil {
+		return
+	}
 	for _, s := range c.Nodes() {
 		s.Close()
 	}

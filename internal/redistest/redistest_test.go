@@ -5,8 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -282,5 +286,42 @@ func TestPrefix_UniqueAndTagSafe(t *testing.T) {
 	}
 	if strings.ContainsAny(a, "{}") {
 		t.Errorf("Prefix %q contains hash-tag braces", a)
+	}
+}
+
+// A cluster whose third node cannot start returns the error, without a
+// panic, and stops the nodes it had started.
+func TestNewCluster_FailedStartStopsStartedNodes(t *testing.T) {
+	real, err := exec.LookPath(redistest.Binary())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	wrapper := filepath.Join(dir, "redis-server")
+	script := "#!/bin/sh\nn=$(cat " + dir + "/count 2>/dev/null || echo 0)\nn=$((n+1))\necho $n > " + dir + "/count\n" +
+		"if [ $n -ge 3 ]; then echo refused >&2; exit 1; fi\necho $$ >> " + dir + "/pids\nexec " + real + " \"$@\"\n"
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("REDIS_SERVER", wrapper)
+	c, err := redistest.NewCluster(redistest.ClusterConfig{})
+	if err == nil {
+		c.Close()
+		t.Fatal("NewCluster with a failing third node: nil error")
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "pids"))
+	pids := strings.Fields(string(b))
+	if len(pids) != 2 {
+		t.Fatalf("started %d nodes before the failure, want 2", len(pids))
+	}
+	for _, p := range pids {
+		pid, _ := strconv.Atoi(p)
+		deadline := time.Now().Add(10 * time.Second)
+		for syscall.Kill(pid, 0) == nil {
+			if time.Now().After(deadline) {
+				t.Fatalf("node %d still runs after the failed NewCluster", pid)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
 }
