@@ -26,7 +26,7 @@ func (k *Keeper) subscribe() error {
 		Overflow:     pubsub.DropOldest, // a drop reports a gap, which flushes
 		OnGap:        func(pubsub.Gap) { k.flush() },
 		OnDisconnect: func(pubsub.Disconnect) { k.flush() },
-		OnError:      func(_ *pubsub.Message, err error) { k.onError(err) },
+		OnError:      k.onError,
 	})
 	if err != nil {
 		return err

@@ -135,9 +135,10 @@ type Options struct {
 
 	// OnError, if set, is called with every error a handler returns and
 	// every handler panic (wrapped in [ErrHandlerPanic]), from the handler's
-	// goroutine. Either way the subscription goes on. If nil, they are only
-	// counted in [Stats].
-	OnError func(msg *Message, err error)
+	// goroutine, as a *[HandlerError] that carries the message
+	// (errors.As). Either way the subscription goes on. If nil, they are
+	// only counted in [Stats].
+	OnError func(error)
 
 	// MeterProvider provides the meter for the aside.pubsub.* counters. If
 	// nil, the global provider (otel.GetMeterProvider).

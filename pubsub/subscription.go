@@ -248,9 +248,25 @@ func (s *Subscription) handle(msg *Message) {
 
 func (s *Subscription) onError(msg *Message, err error) {
 	if f := s.p.opt.OnError; f != nil {
-		f(msg, err)
+		f(&HandlerError{Message: msg, Err: err})
 	}
 }
+
+// HandlerError is what [Options.OnError] receives for a message whose
+// handler failed: the message, and the handler's error (or the panic,
+// wrapped in [ErrHandlerPanic]). It unwraps to Err.
+type HandlerError struct {
+	Message *Message
+	Err     error
+}
+
+// Error names the topic and the handler's error.
+func (e *HandlerError) Error() string {
+	return fmt.Sprintf("pubsub: handler for %q: %v", e.Message.Topic, e.Err)
+}
+
+// Unwrap returns the handler's error.
+func (e *HandlerError) Unwrap() error { return e.Err }
 
 // gap counts and reports a gap.
 func (s *Subscription) gap(g Gap) {

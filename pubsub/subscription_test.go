@@ -241,7 +241,13 @@ func TestSubscription_handler_errorsAndPanicsCounted(t *testing.T) {
 	redistest.EachTopology(t, func(t *testing.T, tp *redistest.Topology) {
 		topic := redistest.Prefix(t) + ":panic"
 		errs := make(chan error, 10)
-		p := newPubSub(t, tp.Client(t), &pubsub.Options{OnError: func(_ *pubsub.Message, err error) { errs <- err }})
+		p := newPubSub(t, tp.Client(t), &pubsub.Options{OnError: func(err error) {
+			var he *pubsub.HandlerError
+			if !errors.As(err, &he) || he.Message == nil {
+				t.Errorf("OnError got %v, want a *HandlerError with the message", err)
+			}
+			errs <- err
+		}})
 		errBad := errors.New("bad message")
 		done := make(chan string, 10)
 		sub, err := p.Subscribe(t.Context(), []string{topic}, pubsub.Typed(func(_ context.Context, _ *pubsub.Message, v string) error {
