@@ -18,8 +18,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -54,18 +56,84 @@ func (e *demoEnv) say(format string, args ...any) {
 	fmt.Fprintf(e.out, "  "+format+"\n", args...)
 }
 
+// quiet drops go-redis' own log lines (a refused dial while probing for
+// a local Redis): the demo says in words what happened.
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
+
 func main() {
 	only := flag.String("only", "", "run only the scenarios with these comma-separated names")
+	flag.Usage = func() {
+		w := flag.CommandLine.Output()
+		fmt.Fprintf(w, "Usage: aside-demo [-only NAME,...]\n\n")
+		fmt.Fprintf(w, "Shows what aside does, one scenario after another. It uses the Redis at $REDIS_URL\n")
+		fmt.Fprintf(w, "(redis://host:port/db), else %s if a Redis answers there, else an embedded one.\n\n", defaultLocal)
+		fmt.Fprintf(w, "Scenarios, in order:\n")
+		for _, s := range sortedScenarios() {
+			fmt.Fprintf(w, "  %-12s %s\n", s.name, s.title)
+		}
+		fmt.Fprintln(w)
+		flag.PrintDefaults()
+	}
 	flag.Parse()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	redis.SetLogger(quiet{})
+	// Ctrl-C or SIGTERM ends the run early; its keys are still deleted.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	if err := run(ctx, os.Stdout, os.Getenv("REDIS_URL"), defaultLocal, *only); err != nil {
 		fmt.Fprintln(os.Stderr, "aside-demo:", err)
+		var unknown unknownScenarioError
+		if errors.As(err, &unknown) {
+			os.Exit(2)
+		}
 		os.Exit(1)
 	}
 }
 
+// unknownScenarioError names a -only scenario that does not exist.
+type unknownScenarioError struct{ name string }
+
+func (e unknownScenarioError) Error() string {
+	names := make([]string, 0, len(scenarios))
+	for _, s := range sortedScenarios() {
+		names = append(names, s.name)
+	}
+	return fmt.Sprintf("no scenario %q (scenarios: %s)", e.name, strings.Join(names, ", "))
+}
+
+// sortedScenarios returns the scenarios in the order they run.
+func sortedScenarios() []scenario {
+	sort.SliceStable(scenarios, func(i, j int) bool { return scenarios[i].order < scenarios[j].order })
+	return scenarios
+}
+
+// selected parses -only: the names it lists, each of which must exist.
+func selected(only string) (map[string]bool, error) {
+	want := map[string]bool{}
+	for _, n := range strings.Split(only, ",") {
+		if n = strings.TrimSpace(n); n == "" {
+			continue
+		}
+		found := false
+		for _, s := range scenarios {
+			found = found || s.name == n
+		}
+		if !found {
+			return nil, unknownScenarioError{n}
+		}
+		want[n] = true
+	}
+	return want, nil
+}
+
 func run(ctx context.Context, out io.Writer, url, local, only string) error {
+	want, err := selected(only)
+	if err != nil {
+		return err
+	}
 	rdb, how, stop, err := connect(ctx, url, local)
 	if err != nil {
 		return err
@@ -78,14 +146,7 @@ func run(ctx context.Context, out io.Writer, url, local, only string) error {
 	env := &demoEnv{rdb: rdb, prefix: "aside-demo:" + hex.EncodeToString(b[:]), embedded: strings.Contains(how, "embedded"), out: out}
 	defer cleanup(context.WithoutCancel(ctx), env)
 
-	sort.SliceStable(scenarios, func(i, j int) bool { return scenarios[i].order < scenarios[j].order })
-	want := map[string]bool{}
-	for _, n := range strings.Split(only, ",") {
-		if n = strings.TrimSpace(n); n != "" {
-			want[n] = true
-		}
-	}
-	for _, s := range scenarios {
+	for _, s := range sortedScenarios() {
 		if len(want) > 0 && !want[s.name] {
 			continue
 		}

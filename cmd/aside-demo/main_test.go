@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -50,5 +51,37 @@ func TestRun_EmbeddedWhenNothingAnswers(t *testing.T) {
 	first, _, _ := strings.Cut(out.String(), "\n")
 	if !strings.Contains(first, "embedded") {
 		t.Errorf("first line = %q, want it to say embedded", first)
+	}
+}
+
+// An unknown -only name is an error naming the scenarios, before anything
+// runs.
+func TestRun_UnknownScenario(t *testing.T) {
+	var out bytes.Buffer
+	err := run(t.Context(), &out, "", "127.0.0.1:1", "cache,bogus")
+	var unknown unknownScenarioError
+	if !errors.As(err, &unknown) || !strings.Contains(err.Error(), "plumbing") {
+		t.Fatalf("run -only cache,bogus: %v, want an unknown-scenario error listing the scenarios", err)
+	}
+	if out.Len() != 0 {
+		t.Errorf("output before the error: %q", out.String())
+	}
+}
+
+// A run cut short (Ctrl-C cancels its context) still deletes its keys.
+func TestRun_InterruptedLeavesNoKeys(t *testing.T) {
+	s := redistest.StartServer(t, redistest.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	if err := run(ctx, &out, "redis://"+s.Addr(), defaultLocal, ""); err == nil {
+		t.Fatal("the demo finished within 1 s: nothing was interrupted")
+	}
+	n, err := s.Client(t).DBSize(context.Background()).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("interrupted demo left %d keys behind", n)
 	}
 }
