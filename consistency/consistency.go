@@ -12,6 +12,7 @@ import (
 	"github.com/aside-go/aside/internal/validate"
 	"github.com/aside-go/aside/pubsub"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/metric"
 )
 
 // Cache is the part of a cache that a [Keeper] drives. *cache.Cache[V]
@@ -85,6 +86,7 @@ type Keeper struct {
 	closeOnce sync.Once
 	closed    atomic.Bool
 	c         counters
+	metrics   metric.Registration
 }
 
 // New returns a Keeper for cache c on rdb, and starts its schedule runner
@@ -112,10 +114,14 @@ func New(rdb redis.UniversalClient, c Cache, opt *Options) (*Keeper, error) {
 		id:    newID(),
 		wake:  make(chan struct{}, 1),
 	}
+	if k.metrics, err = registerMetrics(o.MeterProvider, c.Prefix(), &k.c); err != nil {
+		return nil, fmt.Errorf("consistency: metrics: %w", err)
+	}
 	k.ctx, k.cancel = context.WithCancel(context.Background())
 	if !o.NoBroadcast {
 		if err := k.subscribe(); err != nil {
 			k.cancel()
+			_ = k.metrics.Unregister()
 			return nil, err
 		}
 	}
@@ -282,6 +288,7 @@ func (k *Keeper) Close() error {
 		k.closed.Store(true)
 		k.cancel()
 		k.wg.Wait()
+		_ = k.metrics.Unregister()
 		if k.sub != nil {
 			err = k.sub.Close()
 		}

@@ -2,6 +2,7 @@ package consistency
 
 import (
 	"fmt"
+	"go.opentelemetry.io/otel/metric"
 	"strings"
 	"time"
 )
@@ -121,6 +122,11 @@ type Options struct {
 	// schedule entry, a broadcast that could not be decoded). It must not
 	// block. If nil, these errors are only counted in [Stats].
 	OnError func(error)
+
+	// MeterProvider receives the Keeper's OpenTelemetry counters
+	// (aside.consistency.*, the same counts as [Keeper.Stats]). If nil, the
+	// global provider (otel.GetMeterProvider).
+	MeterProvider metric.MeterProvider
 }
 
 const (

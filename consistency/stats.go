@@ -1,6 +1,14 @@
 package consistency
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/aside-go/aside/internal/otelx"
+)
 
 // Stats are a Keeper's counters since [New].
 type Stats struct {
@@ -50,4 +58,26 @@ func (k *Keeper) Stats() Stats {
 		Flushes:     c.flushes.Load(),
 		Errors:      c.errors.Load(),
 	}
+}
+
+// registerMetrics exports the counters as OpenTelemetry observable
+// counters (aside.consistency.*), read at collection time.
+func registerMetrics(mp metric.MeterProvider, prefix string, c *counters) (metric.Registration, error) {
+	if mp == nil {
+		mp = otel.GetMeterProvider()
+	}
+	m := mp.Meter("github.com/aside-go/aside/consistency")
+	list := []otelx.Counter{
+		{Name: "aside.consistency.writes", Desc: "Keeper.Write calls whose database change succeeded.", V: &c.writes},
+		{Name: "aside.consistency.invalidated", Desc: "Keys deleted through the cache.", V: &c.invalidated},
+		{Name: "aside.consistency.retries", Desc: "Retried Redis operations.", V: &c.retries},
+		{Name: "aside.consistency.pending", Desc: "Writes that returned ErrPending.", V: &c.pending},
+		{Name: "aside.consistency.scheduled", Desc: "Second deletes scheduled.", V: &c.scheduled},
+		{Name: "aside.consistency.executed", Desc: "Scheduled second deletes run.", V: &c.executed},
+		{Name: "aside.consistency.recovered", Desc: "Intents of unfinished writes run.", V: &c.recovered},
+		{Name: "aside.consistency.received", Desc: "L1 invalidations received from other instances.", V: &c.received},
+		{Name: "aside.consistency.flushes", Desc: "L1 flushes after a gap in the invalidation messages.", V: &c.flushes},
+		{Name: "aside.consistency.errors", Desc: "Background errors.", V: &c.errors},
+	}
+	return otelx.ObserveCounters(m, attribute.String("aside.consistency.prefix", prefix), list)
 }

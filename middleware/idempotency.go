@@ -20,6 +20,7 @@ import (
 	"github.com/aside-go/aside/internal/script"
 	"github.com/aside-go/aside/internal/validate"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/metric"
 )
 
 // IdempotencyOptions configure an [Idempotency] middleware. The zero value
@@ -93,6 +94,12 @@ type IdempotencyOptions struct {
 	// side effect.
 	FailOpen bool
 
+	// MeterProvider receives the middleware's OpenTelemetry counters
+	// (aside.middleware.idempotency.*, the same counts as
+	// [Idempotency.Stats]). If nil, the global provider
+	// (otel.GetMeterProvider).
+	MeterProvider metric.MeterProvider
+
 	// ProblemType is the "type" member of the problem details (RFC 9457)
 	// in error replies, typically a link to your documentation. If empty,
 	// "about:blank".
@@ -110,8 +117,11 @@ type IdempotencyOptions struct {
 // application/problem+json. It is safe for concurrent use; make one with
 // [NewIdempotency].
 type Idempotency struct {
-	rdb redis.UniversalClient
-	opt IdempotencyOptions
+	rdb       redis.UniversalClient
+	opt       IdempotencyOptions
+	ctr       idemCounters
+	metrics   metric.Registration
+	closeOnce sync.Once
 }
 
 // NewIdempotency returns an Idempotency middleware keeping its state in
@@ -169,7 +179,20 @@ func NewIdempotency(rdb redis.UniversalClient, opt *IdempotencyOptions) (*Idempo
 	if o.ProblemType == "" {
 		o.ProblemType = "about:blank"
 	}
-	return &Idempotency{rdb: rdb, opt: o}, nil
+	m := &Idempotency{rdb: rdb, opt: o}
+	var err error
+	if m.metrics, err = registerIdemMetrics(o.MeterProvider, o.Prefix, &m.ctr); err != nil {
+		return nil, fmt.Errorf("middleware: metrics: %w", err)
+	}
+	return m, nil
+}
+
+// Close stops exporting the middleware's OpenTelemetry counters. It does
+// not close the Redis client and is idempotent; the middleware still
+// works after it.
+func (m *Idempotency) Close() error {
+	m.closeOnce.Do(func() { _ = m.metrics.Unregister() })
+	return nil
 }
 
 // Handler returns next guarded by the middleware.
@@ -191,31 +214,37 @@ func (m *Idempotency) serve(w http.ResponseWriter, r *http.Request, next http.Ha
 	raw, present := r.Header["Idempotency-Key"]
 	if !present {
 		if m.opt.Required {
+			m.ctr.refused.Add(1)
 			m.problem(w, http.StatusBadRequest, "Idempotency-Key is missing",
 				"This operation is idempotent and it requires correct usage of Idempotency Key.")
 			return
 		}
+		m.ctr.unguarded.Add(1)
 		next.ServeHTTP(w, r)
 		return
 	}
 	key, ok := parseIdempotencyKey(raw)
 	if !ok {
+		m.ctr.refused.Add(1)
 		m.problem(w, http.StatusBadRequest, "Idempotency-Key is malformed",
 			fmt.Sprintf("The Idempotency-Key must be one non-empty string of at most %d characters.", maxKeyLen))
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, m.opt.MaxBodySize+1))
 	if err != nil {
+		m.ctr.refused.Add(1)
 		m.problem(w, http.StatusBadRequest, "Request body unreadable", err.Error())
 		return
 	}
 	if int64(len(body)) > m.opt.MaxBodySize {
+		m.ctr.refused.Add(1)
 		m.problem(w, http.StatusRequestEntityTooLarge, "Request body too large",
 			fmt.Sprintf("Requests with an Idempotency-Key may carry at most %d bytes.", m.opt.MaxBodySize))
 		return
 	}
 	client := m.client(r)
 	if client == "" {
+		m.ctr.refused.Add(1)
 		m.problem(w, http.StatusBadRequest, "Idempotency-Key needs an identified client",
 			"Idempotency-Keys are kept per client; this request does not say who sent it (no credentials).")
 		return
@@ -230,10 +259,15 @@ func (m *Idempotency) serve(w http.ResponseWriter, r *http.Request, next http.Ha
 	res, err := script.IdemBegin.Run(ctx, m.rdb, recKeys, fp, token, leases.Ms(m.opt.LockTTL)).StringSlice()
 	cancel()
 	if err != nil {
+		if r.Context().Err() == nil {
+			m.ctr.redisErrors.Add(1)
+		}
 		if m.opt.FailOpen {
+			m.ctr.failedOpen.Add(1)
 			next.ServeHTTP(w, r)
 			return
 		}
+		m.ctr.unavailable.Add(1)
 		w.Header().Set("Retry-After", "1")
 		m.problem(w, http.StatusServiceUnavailable, "Idempotency state unavailable",
 			"The request was not run because its Idempotency-Key could not be checked; retry it.")
@@ -241,9 +275,11 @@ func (m *Idempotency) serve(w http.ResponseWriter, r *http.Request, next http.Ha
 	}
 	switch res[0] {
 	case "mismatch":
+		m.ctr.mismatch.Add(1)
 		m.problem(w, http.StatusUnprocessableEntity, "Idempotency-Key is already used",
 			"This operation is idempotent and it requires correct usage of Idempotency Key. Idempotency Key MUST not be reused across different payloads of this operation.")
 	case "running":
+		m.ctr.inProgress.Add(1)
 		w.Header().Set("Retry-After", "1")
 		m.problem(w, http.StatusConflict, "A request is outstanding for this Idempotency-Key",
 			"A request with the same Idempotency-Key for the same operation is being processed or is outstanding.")
@@ -257,6 +293,7 @@ func (m *Idempotency) serve(w http.ResponseWriter, r *http.Request, next http.Ha
 		for k, v := range e.header {
 			h[k] = slices.Clone(v)
 		}
+		m.ctr.replayed.Add(1)
 		h.Del("Set-Cookie") // never stored since; also not from older records
 		h.Set("Idempotent-Replayed", "true")
 		if bodyAllowed(e.status) {
@@ -265,6 +302,7 @@ func (m *Idempotency) serve(w http.ResponseWriter, r *http.Request, next http.Ha
 		w.WriteHeader(e.status)
 		_, _ = w.Write(e.body)
 	default:
+		m.ctr.ran.Add(1)
 		m.run(w, r, next, recKeys, token)
 	}
 }

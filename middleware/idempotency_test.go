@@ -1,9 +1,12 @@
 package middleware
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/aside-go/aside/internal/otelx/otelxtest"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"io"
 	"net/http"
 	"strings"
@@ -47,6 +50,7 @@ func newIdem(tb testing.TB, rdb redis.UniversalClient, opt IdempotencyOptions) *
 	if err != nil {
 		tb.Fatal(err)
 	}
+	tb.Cleanup(func() { _ = m.Close() })
 	return m
 }
 
@@ -334,6 +338,31 @@ func TestParseIdempotencyKey(t *testing.T) {
 		got, ok := parseIdempotencyKey(tc.in)
 		if got != tc.want || ok != tc.ok {
 			t.Errorf("parseIdempotencyKey(%q) = %q, %v; want %q, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+// The middleware counts how it answered, in Stats and as OpenTelemetry
+// counters.
+func TestIdempotency_Stats_ExportedAsOTelCounters(t *testing.T) {
+	t.Parallel()
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer mp.Shutdown(context.Background())
+	m := newIdem(t, redistest.Standalone.Client(t), IdempotencyOptions{MeterProvider: mp})
+	srv := startServer(t, m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })))
+	post(t, srv.URL+"/a", "k", "x")
+	post(t, srv.URL+"/a", "k", "x")
+	post(t, srv.URL+"/a", "k", "other body")
+	post(t, srv.URL+"/a", "", "no key")
+	want := IdempotencyStats{Ran: 1, Replayed: 1, Mismatch: 1, Unguarded: 1}
+	if got := m.Stats(); got != want {
+		t.Errorf("Stats = %+v, want %+v", got, want)
+	}
+	sums := otelxtest.Sums(t, reader, "result")
+	for res, n := range map[string]int64{"ran": 1, "replayed": 1, "mismatch": 1, "unguarded": 1} {
+		if got := sums["aside.middleware.idempotency.requests/"+res]; got != n {
+			t.Errorf("OTel %s = %d, want %d (all: %v)", res, got, n, sums)
 		}
 	}
 }

@@ -64,3 +64,54 @@ func registerCacheMetrics(mp metric.MeterProvider, prefix string, k *cacheCounte
 	}
 	return otelx.ObserveCounters(m, attribute.String("aside.middleware.prefix", prefix), list)
 }
+
+// IdempotencyStats are the counts of one [Idempotency] since
+// [NewIdempotency], by how each guarded request was answered. The same
+// counts are exported as the OpenTelemetry counter
+// aside.middleware.idempotency.requests (attribute result).
+type IdempotencyStats struct {
+	Ran         int64 // first requests of their key: the handler ran
+	Replayed    int64 // answered with the stored response
+	InProgress  int64 // 409: the first request of the key still runs
+	Mismatch    int64 // 422: the key was used with another payload
+	Refused     int64 // 400 or 413: no key where required, a malformed key, no client, a body too large
+	Unavailable int64 // 503: Redis failed (FailOpen off)
+	FailedOpen  int64 // Redis failed and the handler ran unguarded (FailOpen)
+	Unguarded   int64 // requests without a key passed through (Required off)
+	RedisErrors int64 // Redis operations that failed or timed out
+}
+
+type idemCounters struct {
+	ran, replayed, inProgress, mismatch, refused, unavailable, failedOpen, unguarded, redisErrors atomic.Int64
+}
+
+// Stats returns the counts since [NewIdempotency]. It is safe for
+// concurrent use.
+func (m *Idempotency) Stats() IdempotencyStats {
+	k := &m.ctr
+	return IdempotencyStats{
+		Ran: k.ran.Load(), Replayed: k.replayed.Load(), InProgress: k.inProgress.Load(),
+		Mismatch: k.mismatch.Load(), Refused: k.refused.Load(), Unavailable: k.unavailable.Load(),
+		FailedOpen: k.failedOpen.Load(), Unguarded: k.unguarded.Load(), RedisErrors: k.redisErrors.Load(),
+	}
+}
+
+func registerIdemMetrics(mp metric.MeterProvider, prefix string, k *idemCounters) (metric.Registration, error) {
+	if mp == nil {
+		mp = otel.GetMeterProvider()
+	}
+	m := mp.Meter("github.com/aside-go/aside/middleware")
+	const req = "aside.middleware.idempotency.requests"
+	list := []otelx.Counter{
+		{Name: req, Desc: "Guarded requests by how they were answered. Attribute result: ran, replayed, in_progress, mismatch, refused, unavailable, failed_open, unguarded.", Attr: attribute.String("result", "ran"), V: &k.ran},
+		{Name: req, Attr: attribute.String("result", "replayed"), V: &k.replayed},
+		{Name: req, Attr: attribute.String("result", "in_progress"), V: &k.inProgress},
+		{Name: req, Attr: attribute.String("result", "mismatch"), V: &k.mismatch},
+		{Name: req, Attr: attribute.String("result", "refused"), V: &k.refused},
+		{Name: req, Attr: attribute.String("result", "unavailable"), V: &k.unavailable},
+		{Name: req, Attr: attribute.String("result", "failed_open"), V: &k.failedOpen},
+		{Name: req, Attr: attribute.String("result", "unguarded"), V: &k.unguarded},
+		{Name: "aside.middleware.idempotency.redis_errors", Desc: "Redis operations that failed or timed out.", V: &k.redisErrors},
+	}
+	return otelx.ObserveCounters(m, attribute.String("aside.middleware.prefix", prefix), list)
+}
