@@ -37,6 +37,14 @@ type recorder struct {
 	clientErr bool  // a write to the client failed
 	hijacked  bool
 	interim   []http.Header // fields sent with 1xx responses
+
+	// announce, if set by decide, adds the cache's Cache-Status member
+	// once it is known whether the body fits: the response is held back
+	// (held) until the handler returns, the body outgrows the limit, or
+	// the handler flushes, so "stored" is never said of a body that then
+	// did not fit.
+	announce func(fits bool)
+	held     bool
 }
 
 func newRecorder(w http.ResponseWriter, limit int64, decide func(int, http.Header) (mode, bool)) *recorder {
@@ -92,8 +100,11 @@ func (r *recorder) WriteHeader(code int) {
 	}
 	switch m {
 	case modePass:
-		copyHeader(r.w.Header(), r.header)
-		r.w.WriteHeader(code)
+		if r.announce != nil && r.buffering {
+			r.held = true
+			return
+		}
+		r.emit(false)
 	case modeNotModified:
 		h := r.w.Header()
 		copyHeader(h, r.header)
@@ -113,12 +124,15 @@ func (r *recorder) Write(p []byte) (int, error) {
 	r.written += int64(len(p))
 	if r.buffering {
 		if int64(len(r.body)+len(p)) > r.limit {
+			if r.held {
+				r.release(false) // it will not be stored: send what was held
+			}
 			r.buffering, r.overflow, r.body = false, true, nil
 		} else {
 			r.body = append(r.body, p...)
 		}
 	}
-	if r.mode != modePass {
+	if r.mode != modePass || r.held {
 		return len(p), nil
 	}
 	n, err := r.w.Write(p)
@@ -136,6 +150,9 @@ func (r *recorder) WriteString(s string) (int, error) { return r.Write([]byte(s)
 func (r *recorder) FlushError() error {
 	if r.mode == modePending {
 		r.WriteHeader(http.StatusOK)
+	}
+	if r.held {
+		r.release(false) // whether it fits is not known yet: no claim
 	}
 	if r.mode != modePass {
 		return nil
@@ -158,7 +175,7 @@ func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	c, rw, err := http.NewResponseController(r.w).Hijack()
 	if err == nil {
-		r.hijacked = true
+		r.hijacked, r.held = true, false
 	}
 	return c, rw, err
 }
@@ -174,6 +191,9 @@ func (r *recorder) finish() {
 	}
 	if r.mode == modePending {
 		r.WriteHeader(http.StatusOK)
+	}
+	if r.held {
+		r.release(r.bodyComplete() && !r.hasTrailers())
 	}
 	if r.mode == modePass && r.hasTrailers() {
 		h := r.w.Header()
@@ -226,6 +246,28 @@ func (r *recorder) bodyComplete() bool {
 		}
 	}
 	return true
+}
+
+// emit sends the status and header fields to the client, with the
+// Cache-Status member if one is pending.
+func (r *recorder) emit(fits bool) {
+	if r.announce != nil {
+		r.announce(fits)
+		r.announce = nil
+	}
+	copyHeader(r.w.Header(), r.header)
+	r.w.WriteHeader(r.status)
+}
+
+// release ends holding: it sends the header and the body held so far.
+func (r *recorder) release(fits bool) {
+	r.held = false
+	r.emit(fits)
+	if len(r.body) > 0 {
+		if _, err := r.w.Write(r.body); err != nil {
+			r.clientErr = true
+		}
+	}
 }
 
 // copyHeader sets every field of src in dst, replacing same-named fields

@@ -465,13 +465,27 @@ func (x *exchange) run() (o outcome) {
 			retention(p, c.opt.StaleKeep) > 0
 		ownStatus = slices.Clone(h.Values("Cache-Status"))
 		params := "fwd=" + x.fwd + "; fwd-status=" + strconv.Itoa(status)
+		if status == http.StatusOK && x.w != nil && notModified(x.r.Header, h) {
+			if o.storable {
+				params += "; stored"
+			}
+			h.Add("Cache-Status", c.status(params))
+			return modeNotModified, o.storable
+		}
+		if o.storable && x.w != nil {
+			// Say "stored" only once the body is known to fit.
+			o.rec.announce = func(fits bool) {
+				if fits {
+					params += "; stored"
+				}
+				h.Add("Cache-Status", c.status(params))
+			}
+			return modePass, true
+		}
 		if o.storable {
 			params += "; stored"
 		}
 		h.Add("Cache-Status", c.status(params))
-		if status == http.StatusOK && x.w != nil && notModified(x.r.Header, h) {
-			return modeNotModified, o.storable
-		}
 		return modePass, o.storable
 	})
 	func() {

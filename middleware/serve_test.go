@@ -129,3 +129,40 @@ func TestCache_Handler_collapsedFreshShared(t *testing.T) {
 		}
 	})
 }
+
+// A cacheable response without Content-Length whose body outgrows
+// MaxBodySize is not stored, and its Cache-Status does not say "stored":
+// the cache holds the header back until it knows whether the body fits.
+func TestCache_Handler_storedOnlyWhenTheBodyFits(t *testing.T) {
+	redistest.EachTopology(t, func(t *testing.T, tp *redistest.Topology) {
+		var calls atomic.Int32
+		c := newTestCache(t, tp.Client(t), &CacheOptions{MaxBodySize: 1000}, nil)
+		srv := startServer(t, c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			calls.Add(1)
+			w.Header().Set("Cache-Control", "max-age=60")
+			n := 600
+			if r.URL.Path == "/big" {
+				n = 3000
+			}
+			for range n / 100 {
+				io.WriteString(w, strings.Repeat("x", 100))
+			}
+		})))
+		for range 2 {
+			resp, body := do(t, srv.Client(), "GET", srv.URL+"/big", nil)
+			if len(body) != 3000 || strings.Contains(resp.Header.Get("Cache-Status"), "stored") {
+				t.Fatalf("big: %d bytes, Cache-Status %q; want all 3000 and no stored", len(body), resp.Header.Get("Cache-Status"))
+			}
+		}
+		if n := calls.Load(); n != 2 {
+			t.Fatalf("handler calls for the big response = %d, want 2 (never stored)", n)
+		}
+		resp, body := do(t, srv.Client(), "GET", srv.URL+"/small", nil)
+		if len(body) != 600 || !strings.HasSuffix(resp.Header.Get("Cache-Status"), "; stored") {
+			t.Fatalf("small: %d bytes, Cache-Status %q; want 600 and stored", len(body), resp.Header.Get("Cache-Status"))
+		}
+		if resp, _ := do(t, srv.Client(), "GET", srv.URL+"/small", nil); !strings.Contains(resp.Header.Get("Cache-Status"), "hit") {
+			t.Fatalf("small again: Cache-Status %q, want a hit", resp.Header.Get("Cache-Status"))
+		}
+	})
+}
