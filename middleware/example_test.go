@@ -69,13 +69,13 @@ func ExampleNewIdempotency() {
 }
 
 // One request at a time per account, across every instance.
-func ExampleLock() {
+func ExampleNewLock() {
 	rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379"})
 	locker, err := lock.New(rdb, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
-	perAccount, err := middleware.Lock(locker, middleware.LockOptions{
+	perAccount, err := middleware.NewLock(locker, &middleware.LockOptions{
 		Key:  func(r *http.Request) (string, bool) { return "account:" + r.PathValue("id"), true },
 		TTL:  10 * time.Second,
 		Wait: 2 * time.Second,
@@ -83,7 +83,7 @@ func ExampleLock() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	http.Handle("POST /accounts/{id}/transfer", perAccount(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	http.Handle("POST /accounts/{id}/transfer", perAccount.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// r.Context() is canceled if the lock is lost.
 	})))
 }

@@ -46,7 +46,7 @@ func TestLock(t *testing.T) {
 			var urls [2]string
 			prefix := redistest.Prefix(t)
 			for i := range urls {
-				mw, err := Lock(newLocker(t, tp, prefix), LockOptions{Key: key, TTL: 5 * time.Second})
+				mw, err := lockHandler(newLocker(t, tp, prefix), LockOptions{Key: key, TTL: 5 * time.Second})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -75,7 +75,7 @@ func TestLock(t *testing.T) {
 		t.Run("busy without waiting gets 409", func(t *testing.T) {
 			t.Parallel()
 			entered, release := make(chan struct{}), make(chan struct{})
-			mw, err := Lock(newLocker(t, tp, redistest.Prefix(t)), LockOptions{Wait: -1, Key: func(r *http.Request) (string, bool) {
+			mw, err := lockHandler(newLocker(t, tp, redistest.Prefix(t)), LockOptions{Wait: -1, Key: func(r *http.Request) (string, bool) {
 				return "k", r.URL.Path != "/free"
 			}})
 			if err != nil {
@@ -114,7 +114,7 @@ func TestLock(t *testing.T) {
 func TestLock_lost(t *testing.T) {
 	redistest.EachTopology(t, func(t *testing.T, tp *redistest.Topology) {
 		prefix := redistest.Prefix(t)
-		mw, err := Lock(newLocker(t, tp, prefix), LockOptions{TTL: 300 * time.Millisecond, Key: func(r *http.Request) (string, bool) { return "job", true }})
+		mw, err := lockHandler(newLocker(t, tp, prefix), LockOptions{TTL: 300 * time.Millisecond, Key: func(r *http.Request) (string, bool) { return "job", true }})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -156,7 +156,7 @@ func TestLock_redisDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer locker.Close()
-	mw, err := Lock(locker, LockOptions{Key: func(r *http.Request) (string, bool) { return r.URL.Path, true }})
+	mw, err := lockHandler(locker, LockOptions{Key: func(r *http.Request) (string, bool) { return r.URL.Path, true }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +174,16 @@ func TestLock_redisDown(t *testing.T) {
 }
 
 func TestLock_invalidOptions(t *testing.T) {
-	if _, err := Lock(nil, LockOptions{}); !errors.Is(err, ErrInvalidOptions) {
+	if _, err := NewLock(nil, &LockOptions{}); !errors.Is(err, ErrInvalidOptions) {
 		t.Errorf("Lock(nil) = %v, want ErrInvalidOptions", err)
 	}
+}
+
+// lockHandler is NewLock(...).Handler, as the tests use it.
+func lockHandler(locker *lock.Client, opt LockOptions) (func(http.Handler) http.Handler, error) {
+	m, err := NewLock(locker, &opt)
+	if err != nil {
+		return nil, err
+	}
+	return m.Handler, nil
 }
