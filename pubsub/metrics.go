@@ -1,12 +1,13 @@
 package pubsub
 
 import (
-	"context"
 	"sync/atomic"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+
+	"github.com/aside-go/aside/internal/otelx"
 )
 
 // Stats are in-process counts of a [Subscription] or of a whole [PubSub].
@@ -52,61 +53,56 @@ func (c *counters) snapshot() Stats {
 // meterName is the instrumentation scope of the package's counters.
 const meterName = "github.com/aside-go/aside/pubsub"
 
-// metrics holds the OpenTelemetry counters and the PubSub-wide Stats.
+// metrics holds the PubSub-wide counts, exported as OpenTelemetry
+// observable counters through internal/otelx like every package's.
 type metrics struct {
 	total counters
-
-	received, handled, dropped, gaps, errors metric.Int64Counter
+	// gaps by reason, for the reason attribute
+	gapReconnect, gapUnsubscribed, gapOverflow atomic.Int64
+	reg                                        metric.Registration
 }
 
-func newMetrics(mp metric.MeterProvider) (*metrics, error) {
+func newMetrics(mp metric.MeterProvider, mode string) (*metrics, error) {
 	if mp == nil {
 		mp = otel.GetMeterProvider()
 	}
-	meter := mp.Meter(meterName)
 	m := &metrics{}
+	t := &m.total
+	list := []otelx.Counter{
+		{Name: "aside.pubsub.received", Desc: "Messages read from Redis by subscriptions.", V: &t.received},
+		{Name: "aside.pubsub.handled", Desc: "Messages whose handler returned or panicked.", V: &t.handled},
+		{Name: "aside.pubsub.dropped", Desc: "Received messages never handed to a handler (overflow policy or close).", V: &t.dropped},
+		{Name: "aside.pubsub.gaps", Desc: "Gaps in delivery. Attribute reason: reconnect, unsubscribed, overflow.", Attr: attribute.String("reason", GapReconnect.String()), V: &m.gapReconnect},
+		{Name: "aside.pubsub.gaps", Attr: attribute.String("reason", GapUnsubscribed.String()), V: &m.gapUnsubscribed},
+		{Name: "aside.pubsub.gaps", Attr: attribute.String("reason", GapOverflow.String()), V: &m.gapOverflow},
+		{Name: "aside.pubsub.handler.errors", Desc: "Handler errors and panics. Attribute kind: error or panic.", Attr: attribute.String("kind", "error"), V: &t.errors},
+		{Name: "aside.pubsub.handler.errors", Attr: attribute.String("kind", "panic"), V: &t.panics},
+	}
 	var err error
-	for _, c := range []struct {
-		dst        *metric.Int64Counter
-		name, desc string
-	}{
-		{&m.received, "aside.pubsub.received", "Messages read from Redis by subscriptions."},
-		{&m.handled, "aside.pubsub.handled", "Messages whose handler returned or panicked."},
-		{&m.dropped, "aside.pubsub.dropped", "Received messages never handed to a handler (overflow policy or close)."},
-		{&m.gaps, "aside.pubsub.gaps", "Gaps in delivery: reconnects, dropped subscriptions, overflows. Attribute reason."},
-		{&m.errors, "aside.pubsub.handler.errors", "Handler errors and panics. Attribute kind: error or panic."},
-	} {
-		if *c.dst, err = meter.Int64Counter(c.name, metric.WithDescription(c.desc), metric.WithUnit("{message}")); err != nil {
-			return nil, err
-		}
+	m.reg, err = otelx.ObserveCounters(mp.Meter(meterName), attribute.String("aside.pubsub.mode", mode), list)
+	if err != nil {
+		return nil, err
 	}
 	return m, nil
 }
 
-var (
-	attrsReconnect    = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", GapReconnect.String())))
-	attrsUnsubscribed = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", GapUnsubscribed.String())))
-	attrsOverflow     = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", GapOverflow.String())))
-	attrsError        = metric.WithAttributeSet(attribute.NewSet(attribute.String("kind", "error")))
-	attrsPanic        = metric.WithAttributeSet(attribute.NewSet(attribute.String("kind", "panic")))
-)
-
-func gapAttrs(r GapReason) metric.AddOption {
+// gapCount is the per-reason counter of a gap.
+func (m *metrics) gapCount(r GapReason) *atomic.Int64 {
 	switch r {
 	case GapUnsubscribed:
-		return attrsUnsubscribed
+		return &m.gapUnsubscribed
 	case GapOverflow:
-		return attrsOverflow
+		return &m.gapOverflow
 	}
-	return attrsReconnect
+	return &m.gapReconnect
 }
 
-// add increments a subscription counter, the PubSub-wide one and the OTel
-// counter in one go.
-func (m *metrics) add(sub, total *atomic.Int64, c metric.Int64Counter, n int64, opts ...metric.AddOption) {
+// add increments a subscription counter, the PubSub-wide one and, if
+// not nil, the per-attribute one in one go.
+func (m *metrics) add(sub, total, extra *atomic.Int64, n int64) {
 	sub.Add(n)
 	total.Add(n)
-	if c != nil {
-		c.Add(context.Background(), n, opts...)
+	if extra != nil {
+		extra.Add(n)
 	}
 }

@@ -52,17 +52,20 @@ func New(rdb redis.UniversalClient, opt *Options) (*PubSub, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := newMetrics(o.MeterProvider)
-	if err != nil {
-		return nil, err
-	}
-	p := &PubSub{rdb: rdb, opt: o, m: m, subs: map[*Subscription]struct{}{}}
+	p := &PubSub{rdb: rdb, opt: o, subs: map[*Subscription]struct{}{}}
 	p.cluster, _ = rdb.(*redis.ClusterClient)
 	switch o.Mode {
 	case ModeAuto:
 		p.sharded = p.cluster != nil
 	case ModeSharded:
 		p.sharded = true
+	}
+	mode := "classic"
+	if p.sharded {
+		mode = "sharded"
+	}
+	if p.m, err = newMetrics(o.MeterProvider, mode); err != nil {
+		return nil, fmt.Errorf("pubsub: metrics: %w", err)
 	}
 	return p, nil
 }
@@ -197,6 +200,9 @@ func (p *PubSub) isClosed() bool {
 // messages not yet started are discarded (counted in Stats.Dropped).
 func (p *PubSub) Close() error {
 	p.mu.Lock()
+	if !p.closed {
+		_ = p.m.reg.Unregister()
+	}
 	p.closed = true
 	subs := make([]*Subscription, 0, len(p.subs))
 	for s := range p.subs {

@@ -267,7 +267,7 @@ func (r *receiver) deliver(m *redis.Message) {
 // dropped records n messages dropped by the overflow policy.
 func (r *receiver) dropped(n int64) {
 	m := r.s.p.m
-	m.add(&r.s.c.dropped, &m.total.dropped, m.dropped, n)
+	m.add(&r.s.c.dropped, &m.total.dropped, nil, n)
 	if r.nDropped == 0 {
 		r.dropSince = time.Now()
 	}

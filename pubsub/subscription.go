@@ -136,7 +136,7 @@ func (s *Subscription) Close() error {
 			case msg := <-s.buf:
 				s.room.Release(s.cost(msg))
 				s.p.m.add(&s.c.buffered, &s.p.m.total.buffered, nil, -1)
-				s.p.m.add(&s.c.dropped, &s.p.m.total.dropped, s.p.m.dropped, 1)
+				s.p.m.add(&s.c.dropped, &s.p.m.total.dropped, nil, 1)
 				continue
 			default:
 			}
@@ -151,7 +151,7 @@ func (s *Subscription) Close() error {
 // overflow policy. It runs on r's receive goroutine.
 func (s *Subscription) enqueue(r *receiver, msg *Message) {
 	m := s.p.m
-	m.add(&s.c.received, &m.total.received, m.received, 1)
+	m.add(&s.c.received, &m.total.received, nil, 1)
 	m.add(&s.c.buffered, &m.total.buffered, nil, 1)
 	cost := s.cost(msg)
 	held := s.room.TryAcquire(cost) // msg's bytes are counted in the buffer
@@ -233,15 +233,15 @@ func (s *Subscription) handle(msg *Message) {
 	m := s.p.m
 	defer func() {
 		if v := recover(); v != nil {
-			m.add(&s.c.handled, &m.total.handled, m.handled, 1)
-			m.add(&s.c.panics, &m.total.panics, m.errors, 1, attrsPanic)
+			m.add(&s.c.handled, &m.total.handled, nil, 1)
+			m.add(&s.c.panics, &m.total.panics, nil, 1)
 			s.onError(msg, fmt.Errorf("%w on %q: %v\n%s", ErrHandlerPanic, msg.Topic, v, debug.Stack()))
 		}
 	}()
 	err := s.h.HandleMessage(s.ctx, msg)
-	m.add(&s.c.handled, &m.total.handled, m.handled, 1)
+	m.add(&s.c.handled, &m.total.handled, nil, 1)
 	if err != nil {
-		m.add(&s.c.errors, &m.total.errors, m.errors, 1, attrsError)
+		m.add(&s.c.errors, &m.total.errors, nil, 1)
 		s.onError(msg, err)
 	}
 }
@@ -271,7 +271,7 @@ func (e *HandlerError) Unwrap() error { return e.Err }
 // gap counts and reports a gap.
 func (s *Subscription) gap(g Gap) {
 	m := s.p.m
-	m.add(&s.c.gaps, &m.total.gaps, m.gaps, 1, gapAttrs(g.Reason))
+	m.add(&s.c.gaps, &m.total.gaps, m.gapCount(g.Reason), 1)
 	if f := s.p.opt.OnGap; f != nil {
 		f(g)
 	}
