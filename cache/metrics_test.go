@@ -63,7 +63,7 @@ func TestCache_Stats_OTelMatchesStats(t *testing.T) {
 			"aside.cache.hits/redis":    st.RedisHits,
 			"aside.cache.misses":        st.Misses,
 			"aside.cache.loads":         st.Loads,
-			"aside.cache.negative.hits": st.NegativeHits,
+			"aside.cache.negative_hits": st.NegativeHits,
 		}
 		for name, v := range want {
 			if sums[name] != v {

@@ -75,8 +75,8 @@ func newMetrics(mp metric.MeterProvider, mode string) (*metrics, error) {
 		{Name: "aside.pubsub.gaps", Desc: "Gaps in delivery. Attribute reason: reconnect, unsubscribed, overflow.", Attr: attribute.String("reason", GapReconnect.String()), V: &m.gapReconnect},
 		{Name: "aside.pubsub.gaps", Attr: attribute.String("reason", GapUnsubscribed.String()), V: &m.gapUnsubscribed},
 		{Name: "aside.pubsub.gaps", Attr: attribute.String("reason", GapOverflow.String()), V: &m.gapOverflow},
-		{Name: "aside.pubsub.handler.errors", Desc: "Handler errors and panics. Attribute kind: error or panic.", Attr: attribute.String("kind", "error"), V: &t.errors},
-		{Name: "aside.pubsub.handler.errors", Attr: attribute.String("kind", "panic"), V: &t.panics},
+		{Name: "aside.pubsub.handler_errors", Desc: "Handler errors and panics. Attribute kind: error or panic.", Attr: attribute.String("kind", "error"), V: &t.errors},
+		{Name: "aside.pubsub.handler_errors", Attr: attribute.String("kind", "panic"), V: &t.panics},
 	}
 	var err error
 	m.reg, err = otelx.ObserveCounters(mp.Meter(meterName), attribute.String("aside.pubsub.mode", mode), list)

@@ -36,7 +36,7 @@ func TestPubSub_Stats_ExportedAsOTelCounters(t *testing.T) {
 	}
 	eventually(t, "3 handled", func() bool { return sub.Stats().Handled == 3 })
 	got := otelxtest.Sums(t, reader, "kind")
-	if got["aside.pubsub.received"] != 3 || got["aside.pubsub.handled"] != 3 || got["aside.pubsub.handler.errors/error"] != 1 {
+	if got["aside.pubsub.received"] != 3 || got["aside.pubsub.handled"] != 3 || got["aside.pubsub.handler_errors/error"] != 1 {
 		t.Fatalf("OTel sums %v, want 3 received, 3 handled, 1 handler error", got)
 	}
 }

@@ -246,9 +246,9 @@ func demoCache(ctx context.Context, env *demoEnv) error {
 		}
 	}
 	env.say("OpenTelemetry (read in-process): aside.cache.hits=%d misses=%d loads=%d lease.waits=%d",
-		sums["aside.cache.hits"], sums["aside.cache.misses"], sums["aside.cache.loads"], sums["aside.cache.lease.waits"])
+		sums["aside.cache.hits"], sums["aside.cache.misses"], sums["aside.cache.loads"], sums["aside.cache.lease_waits"])
 	env.say("  negative.hits=%d bloom.rejects=%d stale.served=%d corrupt=%d",
-		sums["aside.cache.negative.hits"], sums["aside.cache.bloom.rejects"], sums["aside.cache.stale.served"], sums["aside.cache.corrupt"])
+		sums["aside.cache.negative_hits"], sums["aside.cache.bloom_rejects"], sums["aside.cache.stale_served"], sums["aside.cache.corrupt"])
 	if otelOK {
 		env.say("  and redisotel on the shared client timed %d Redis calls (db.client.connections.use_time).", redisCalls)
 	}
