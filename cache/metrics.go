@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
@@ -86,10 +85,7 @@ type instruments struct {
 }
 
 func newInstruments(mp metric.MeterProvider, prefix string, c *counters) (*instruments, error) {
-	if mp == nil {
-		mp = otel.GetMeterProvider()
-	}
-	m := mp.Meter("github.com/aside-go/aside/cache")
+	m := otelx.Meter(mp, "github.com/aside-go/aside/cache")
 	in := &instruments{attrs: metric.WithAttributeSet(attribute.NewSet(attribute.String("aside.cache.prefix", prefix)))}
 	var err error
 	in.loadTime, err = m.Float64Histogram("aside.cache.load.duration", metric.WithUnit("s"),

@@ -6,16 +6,13 @@ import (
 
 	"github.com/aside-go/aside/internal/otelx/otelxtest"
 	"github.com/aside-go/aside/internal/redistest"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 )
 
 // The Keeper's counters reach OpenTelemetry through internal/otelx, as
 // every package's do, and stop being exported after Close.
 func TestKeeper_Stats_ExportedAsOTelCounters(t *testing.T) {
 	t.Parallel()
-	reader := sdkmetric.NewManualReader()
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	defer mp.Shutdown(context.Background())
+	reader, mp := otelxtest.NewProvider(t)
 	rdb := redistest.Standalone.Client(t)
 	f := &fakeCache{rdb: rdb, prefix: redistest.Prefix(t)}
 	k := newKeeper(t, rdb, f, &Options{NoBroadcast: true, MeterProvider: mp})

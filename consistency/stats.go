@@ -3,7 +3,6 @@ package consistency
 import (
 	"sync/atomic"
 
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
@@ -63,10 +62,7 @@ func (k *Keeper) Stats() Stats {
 // registerMetrics exports the counters as OpenTelemetry observable
 // counters (aside.consistency.*), read at collection time.
 func registerMetrics(mp metric.MeterProvider, prefix string, c *counters) (metric.Registration, error) {
-	if mp == nil {
-		mp = otel.GetMeterProvider()
-	}
-	m := mp.Meter("github.com/aside-go/aside/consistency")
+	m := otelx.Meter(mp, "github.com/aside-go/aside/consistency")
 	list := []otelx.Counter{
 		{Name: "aside.consistency.writes", Desc: "Keeper.Write calls whose database change succeeded.", V: &c.writes},
 		{Name: "aside.consistency.invalidated", Desc: "Keys deleted through the cache.", V: &c.invalidated},

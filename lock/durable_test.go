@@ -14,11 +14,7 @@ import (
 // ErrUnavailable, never left held on the master alone.
 func TestClient_Obtain_WaitReplicas(t *testing.T) {
 	t.Parallel()
-	c, err := redistest.NewCluster(redistest.ClusterConfig{ReplicasPerMaster: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
+	c := redistest.StartCluster(t, redistest.ClusterConfig{ReplicasPerMaster: 1})
 	ctx := t.Context()
 	if err := c.WaitReplicated(ctx); err != nil {
 		t.Fatal(err)

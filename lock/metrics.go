@@ -3,7 +3,6 @@ package lock
 import (
 	"sync/atomic"
 
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
@@ -45,10 +44,7 @@ func (c *Client) Stats() Stats {
 // registerMetrics exports the counters as OpenTelemetry observable
 // counters, read at collection time (the hot path pays nothing for OTel).
 func registerMetrics(mp metric.MeterProvider, prefix string, k *counters) (metric.Registration, error) {
-	if mp == nil {
-		mp = otel.GetMeterProvider()
-	}
-	m := mp.Meter("github.com/aside-go/aside/lock")
+	m := otelx.Meter(mp, "github.com/aside-go/aside/lock")
 	list := []otelx.Counter{
 		{Name: "aside.lock.obtained", Desc: "Locks and semaphore permits obtained.", V: &k.obtained},
 		{Name: "aside.lock.not_obtained", Desc: "Obtain and acquire calls that returned ErrNotObtained.", V: &k.notObtained},

@@ -91,12 +91,7 @@ func TestClient_Obtain_MultiProcess(t *testing.T) {
 			if topo == "standalone" {
 				spec = "standalone:" + redistest.StartServer(t, redistest.Config{}).Addr()
 			} else {
-				c, err := redistest.NewCluster(redistest.ClusterConfig{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(c.Close)
-				spec = "cluster:" + strings.Join(c.Addrs(), ",")
+				spec = "cluster:" + strings.Join(redistest.StartCluster(t, redistest.ClusterConfig{}).Addrs(), ",")
 			}
 			prefix := redistest.Prefix(t)
 			const procs = 8

@@ -1,12 +1,10 @@
 package middleware
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/aside-go/aside/internal/otelx/otelxtest"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"io"
 	"net/http"
 	"strings"
@@ -346,9 +344,7 @@ func TestParseIdempotencyKey(t *testing.T) {
 // counters.
 func TestIdempotency_Stats_ExportedAsOTelCounters(t *testing.T) {
 	t.Parallel()
-	reader := sdkmetric.NewManualReader()
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	defer mp.Shutdown(context.Background())
+	reader, mp := otelxtest.NewProvider(t)
 	m := newIdem(t, redistest.Standalone.Client(t), IdempotencyOptions{MeterProvider: mp})
 	srv := startServer(t, m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })))
 	post(t, srv.URL+"/a", "k", "x")

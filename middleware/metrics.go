@@ -3,7 +3,6 @@ package middleware
 import (
 	"sync/atomic"
 
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
@@ -45,10 +44,7 @@ func (c *Cache) Stats() CacheStats {
 // registerCacheMetrics exports the counters as OpenTelemetry observable
 // counters read at collection time, so requests pay one atomic add each.
 func registerCacheMetrics(mp metric.MeterProvider, prefix string, k *cacheCounters) (metric.Registration, error) {
-	if mp == nil {
-		mp = otel.GetMeterProvider()
-	}
-	m := mp.Meter("github.com/aside-go/aside/middleware")
+	m := otelx.Meter(mp, "github.com/aside-go/aside/middleware")
 	const req = "aside.middleware.cache.requests"
 	list := []otelx.Counter{
 		{Name: req, Desc: "GET and HEAD requests by how the cache answered them. Attribute result: hit, stale_hit, collapsed, forwarded, stale_on_error, bypassed.", Attr: attribute.String("result", "hit"), V: &k.hits},
@@ -97,10 +93,7 @@ func (m *Idempotency) Stats() IdempotencyStats {
 }
 
 func registerIdemMetrics(mp metric.MeterProvider, prefix string, k *idemCounters) (metric.Registration, error) {
-	if mp == nil {
-		mp = otel.GetMeterProvider()
-	}
-	m := mp.Meter("github.com/aside-go/aside/middleware")
+	m := otelx.Meter(mp, "github.com/aside-go/aside/middleware")
 	const req = "aside.middleware.idempotency.requests"
 	list := []otelx.Counter{
 		{Name: req, Desc: "Guarded requests by how they were answered. Attribute result: ran, replayed, in_progress, mismatch, refused, unavailable, failed_open, unguarded.", Attr: attribute.String("result", "ran"), V: &k.ran},

@@ -3,7 +3,6 @@ package pubsub
 import (
 	"sync/atomic"
 
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
@@ -63,9 +62,6 @@ type metrics struct {
 }
 
 func newMetrics(mp metric.MeterProvider, mode string) (*metrics, error) {
-	if mp == nil {
-		mp = otel.GetMeterProvider()
-	}
 	m := &metrics{}
 	t := &m.total
 	list := []otelx.Counter{
@@ -79,7 +75,7 @@ func newMetrics(mp metric.MeterProvider, mode string) (*metrics, error) {
 		{Name: "aside.pubsub.handler_errors", Attr: attribute.String("kind", "panic"), V: &t.panics},
 	}
 	var err error
-	m.reg, err = otelx.ObserveCounters(mp.Meter(meterName), attribute.String("aside.pubsub.mode", mode), list)
+	m.reg, err = otelx.ObserveCounters(otelx.Meter(mp, meterName), attribute.String("aside.pubsub.mode", mode), list)
 	if err != nil {
 		return nil, err
 	}

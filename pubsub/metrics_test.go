@@ -8,16 +8,13 @@ import (
 	"github.com/aside-go/aside/internal/otelx/otelxtest"
 	"github.com/aside-go/aside/internal/redistest"
 	"github.com/aside-go/aside/pubsub"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 )
 
 // The PubSub's counts reach OpenTelemetry through internal/otelx, as every
 // package's do, with the kind of handler failure as an attribute.
 func TestPubSub_Stats_ExportedAsOTelCounters(t *testing.T) {
 	t.Parallel()
-	reader := sdkmetric.NewManualReader()
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	defer mp.Shutdown(context.Background())
+	reader, mp := otelxtest.NewProvider(t)
 	p := newPubSub(t, redistest.Standalone.Client(t), &pubsub.Options{MeterProvider: mp})
 	topic := redistest.Prefix(t) + ":m"
 	sub, err := p.Subscribe(t.Context(), []string{topic}, pubsub.HandlerFunc(func(_ context.Context, m *pubsub.Message) error {

@@ -13,11 +13,7 @@ import (
 // says so when they do not (the message is on the master, with its ID).
 func TestQueue_Enqueue_WaitReplicas(t *testing.T) {
 	t.Parallel()
-	c, err := redistest.NewCluster(redistest.ClusterConfig{ReplicasPerMaster: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
+	c := redistest.StartCluster(t, redistest.ClusterConfig{ReplicasPerMaster: 1})
 	ctx := t.Context()
 	if err := c.WaitReplicated(ctx); err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package queue
 
 import (
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
@@ -13,10 +12,7 @@ import (
 // nothing for OTel), with the attribute aside.queue.name = "prefix:name".
 // The registration ends at Shutdown.
 func registerMetrics(mp metric.MeterProvider, queueName string, k *workerCounters) (metric.Registration, error) {
-	if mp == nil {
-		mp = otel.GetMeterProvider()
-	}
-	m := mp.Meter("github.com/aside-go/aside/queue")
+	m := otelx.Meter(mp, "github.com/aside-go/aside/queue")
 	base := attribute.String("aside.queue.name", queueName)
 	return otelx.ObserveCounters(m, base, []otelx.Counter{
 		{Name: "aside.queue.handled", Desc: "Deliveries whose handler returned nil.", V: &k.handled},

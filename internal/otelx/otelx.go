@@ -5,11 +5,22 @@ package otelx
 
 import (
 	"context"
+	"go.opentelemetry.io/otel"
 	"sync/atomic"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 )
+
+// Meter returns the meter of scope from mp, or from the global provider
+// (otel.GetMeterProvider) when mp is nil: what every package's
+// MeterProvider option means by nil.
+func Meter(mp metric.MeterProvider, scope string) metric.Meter {
+	if mp == nil {
+		mp = otel.GetMeterProvider()
+	}
+	return mp.Meter(scope)
+}
 
 // Counter is one atomic count exported under Name. Several Counters may
 // share a Name and tell themselves apart by Attr; the Desc of the first of

@@ -11,6 +11,16 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 )
 
+// NewProvider returns a meter provider whose counters reader reads back,
+// shut down at tb's cleanup.
+func NewProvider(tb testing.TB) (*sdkmetric.ManualReader, *sdkmetric.MeterProvider) {
+	tb.Helper()
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	tb.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	return reader, mp
+}
+
 // Sums collects reader and returns every int64 sum by metric name, adding
 // up its data points. With attr set, a data point that carries attr is
 // counted under "name/value" instead.
