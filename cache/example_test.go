@@ -21,8 +21,11 @@ type User struct {
 // db stands in for the user's database.
 var db = map[string]User{"1": {ID: "1", Name: "Ada"}}
 
+// The examples run against the Redis at $REDIS_ADDR; under go test that is
+// a private server the test harness starts.
+
 // A cache of users with negative caching, stale-while-revalidate and an
-// L1 tier. Needs a Redis at $REDIS_ADDR, so it is compiled, not run.
+// L1 tier.
 func ExampleNew() {
 	ctx := context.Background()
 	rdb := redis.NewClient(&redis.Options{Addr: os.Getenv("REDIS_ADDR"), ContextTimeoutEnabled: true})
@@ -46,15 +49,21 @@ func ExampleNew() {
 	}
 	defer users.Close()
 
-	u, err := users.Get(ctx, "1")
-	switch {
-	case errors.Is(err, cache.ErrNotFound):
-		fmt.Println("no such user")
-	case err != nil:
-		log.Fatal(err)
-	default:
-		fmt.Println(u.Name)
+	for _, id := range []string{"1", "2", "1"} { // the second "1" is a hit
+		u, err := users.Get(ctx, id)
+		switch {
+		case errors.Is(err, cache.ErrNotFound):
+			fmt.Println(id, "no such user")
+		case err != nil:
+			log.Fatal(err)
+		default:
+			fmt.Println(id, u.Name)
+		}
 	}
+	// Output:
+	// 1 Ada
+	// 2 no such user
+	// 1 Ada
 }
 
 // GetMany loads every miss with one batch call.
@@ -63,7 +72,7 @@ func ExampleCache_GetMany() {
 	rdb := redis.NewClient(&redis.Options{Addr: os.Getenv("REDIS_ADDR"), ContextTimeoutEnabled: true})
 	defer rdb.Close()
 	users, err := cache.New(rdb, &cache.Options[User]{
-		Prefix: "users",
+		Prefix: "users-batch",
 		BatchLoader: cache.BatchLoaderFunc[User](func(ctx context.Context, ids []string) (map[string]User, error) {
 			out := map[string]User{}
 			for _, id := range ids { // one query: SELECT ... WHERE id = ANY($1)
@@ -83,8 +92,11 @@ func ExampleCache_GetMany() {
 		log.Fatal(err)
 	}
 	for _, r := range rs {
-		fmt.Println(r.Found, r.Value.Name)
+		fmt.Printf("found=%v name=%q\n", r.Found, r.Value.Name)
 	}
+	// Output:
+	// found=true name="Ada"
+	// found=false name=""
 }
 
 // A bloom filter guard in Redis, filled from the database's keys: lookups
@@ -94,8 +106,14 @@ func ExampleCache_RebuildBloom() {
 	rdb := redis.NewClient(&redis.Options{Addr: os.Getenv("REDIS_ADDR"), ContextTimeoutEnabled: true})
 	defer rdb.Close()
 	users, err := cache.New(rdb, &cache.Options[User]{
-		Prefix: "users",
-		Loader: cache.LoaderFunc[User](func(ctx context.Context, id string) (User, error) { return db[id], nil }),
+		Prefix: "users-bloom",
+		Loader: cache.LoaderFunc[User](func(ctx context.Context, id string) (User, error) {
+			u, ok := db[id]
+			if !ok {
+				return User{}, cache.ErrNotFound
+			}
+			return u, nil
+		}),
 		Bloom: &cache.BloomOptions{
 			Expected: 1_000_000, FalsePositive: 0.001, Shared: true,
 			Source: func(ctx context.Context, add func(string)) error {
@@ -114,7 +132,8 @@ func ExampleCache_RebuildBloom() {
 		log.Fatal(err)
 	}
 	_, err = users.Get(ctx, "no-such-id")
-	fmt.Println(errors.Is(err, cache.ErrNotFound))
+	fmt.Println(errors.Is(err, cache.ErrNotFound), users.Stats().BloomRejects)
+	// Output: true 1
 }
 
 func ExampleFailPolicy_String() {

@@ -19,6 +19,10 @@ type User struct {
 	Name string
 }
 
+// The examples run against the Redis at $REDIS_ADDR and the PostgreSQL
+// database at $DATABASE_URL; under go test those are private ones the test
+// harness makes.
+
 // The strong mode: a cache with versioned fills and a Keeper for it, one of
 // each per process. Writes go through the Keeper.
 func ExampleNew() {
@@ -30,6 +34,11 @@ func ExampleNew() {
 		log.Fatal(err)
 	}
 	defer pool.Close()
+	_, err = pool.Exec(ctx, `CREATE TABLE IF NOT EXISTS users (id text PRIMARY KEY, name text NOT NULL);
+		INSERT INTO users VALUES ('42', 'Ada L.') ON CONFLICT (id) DO UPDATE SET name = 'Ada L.'`)
+	if err != nil {
+		log.Fatal(err)
+	}
 
 	users, err := cache.New(rdb, &cache.Options[User]{
 		Prefix:         "users",
@@ -53,6 +62,12 @@ func ExampleNew() {
 	}
 	defer keeper.Close()
 
+	u, err := users.Get(ctx, "42") // cached
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(u.Name)
+
 	err = consistency.WriteTx(ctx, keeper, pool.Begin, func(ctx context.Context, tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, "UPDATE users SET name = $1 WHERE id = $2", "Ada", "42")
 		return err
@@ -65,8 +80,11 @@ func ExampleNew() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	u, err := users.Get(ctx, "42") // read-your-writes: loads the new row
+	u, err = users.Get(ctx, "42") // read-your-writes: loads the new row
 	fmt.Println(u.Name, err)
+	// Output:
+	// Ada L.
+	// Ada <nil>
 }
 
 // Delayed double delete for a cache without versioned fills: the second
@@ -93,6 +111,8 @@ func ExampleKeeper_Write() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	fmt.Println("written; sku-1 and sku-2 deleted now and once more later")
+	// Output: written; sku-1 and sku-2 deleted now and once more later
 }
 
 func ExampleMode_String() {

@@ -6,45 +6,64 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"os"
 	"time"
 
 	"github.com/aside-go/aside/lock"
 	"github.com/redis/go-redis/v9"
 )
 
-// The examples need a Redis server: they compile but are not run.
+// The examples run against the Redis at $REDIS_ADDR; under go test that is
+// a private server the test harness starts.
 
 func ExampleClient_Do() {
-	rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379", ContextTimeoutEnabled: true})
+	rdb := redis.NewClient(&redis.Options{Addr: os.Getenv("REDIS_ADDR"), ContextTimeoutEnabled: true})
+	defer rdb.Close() // after the lock client
 	locks, err := lock.New(rdb, &lock.Options{Prefix: "billing"})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer locks.Close()
 
-	err = locks.Do(context.Background(), "monthly-invoices", 30*time.Second, func(ctx context.Context) error {
+	invoice := func(ctx context.Context) error {
 		// Only one instance runs this at a time. ctx is canceled if the
 		// lock is lost: stop then.
 		return nil
-	}, lock.NoWait())
-	switch {
-	case errors.Is(err, lock.ErrNotObtained):
-		fmt.Println("another instance is on it")
-	case errors.Is(err, lock.ErrLost):
-		fmt.Println("lost the lock while running; the work may be incomplete")
-	case errors.Is(err, lock.ErrFailed):
-		fmt.Println("the job failed:", err)
-	case err != nil:
-		fmt.Println("redis:", err)
 	}
+	report := func(err error) {
+		switch {
+		case err == nil:
+			fmt.Println("invoices done")
+		case errors.Is(err, lock.ErrNotObtained):
+			fmt.Println("another instance is on it")
+		case errors.Is(err, lock.ErrLost):
+			fmt.Println("lost the lock while running; the work may be incomplete")
+		case errors.Is(err, lock.ErrFailed):
+			fmt.Println("the job failed:", err)
+		default:
+			fmt.Println("redis:", err)
+		}
+	}
+	ctx := context.Background()
+	err = locks.Do(ctx, "monthly-invoices", 30*time.Second, func(ctx context.Context) error {
+		// A second instance arriving now does not wait (NoWait).
+		report(locks.Do(ctx, "monthly-invoices", 30*time.Second, invoice, lock.NoWait()))
+		return invoice(ctx)
+	}, lock.NoWait())
+	report(err)
+	// Output:
+	// another instance is on it
+	// invoices done
 }
 
 func ExampleClient_Obtain() {
-	rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379", ContextTimeoutEnabled: true})
+	rdb := redis.NewClient(&redis.Options{Addr: os.Getenv("REDIS_ADDR"), ContextTimeoutEnabled: true})
+	defer rdb.Close()
 	locks, err := lock.New(rdb, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer locks.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 
@@ -58,9 +77,15 @@ func ExampleClient_Obtain() {
 	// Write under the lock with its fence: a holder that stalled past its
 	// lease is rejected by the resource.
 	err = locks.SetFenced(l.Context(), "report:latest", "v42", l.Fence())
-	if errors.Is(err, lock.ErrStaleFence) {
+	switch {
+	case errors.Is(err, lock.ErrStaleFence):
 		fmt.Println("a newer holder has written; dropping our result")
+	case err != nil:
+		log.Fatal(err)
+	default:
+		fmt.Println("report written")
 	}
+	// Output: report written
 }
 
 // The same fencing check in SQL: store the fence with the row and update
@@ -81,11 +106,13 @@ func ExampleLock_Fence_sql() {
 }
 
 func ExampleSemaphore_Acquire() {
-	rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379", ContextTimeoutEnabled: true})
+	rdb := redis.NewClient(&redis.Options{Addr: os.Getenv("REDIS_ADDR"), ContextTimeoutEnabled: true})
+	defer rdb.Close()
 	locks, err := lock.New(rdb, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer locks.Close()
 	// At most 3 exports run at once across the fleet.
 	exports, err := locks.NewSemaphore("exports", 3)
 	if err != nil {
@@ -97,4 +124,6 @@ func ExampleSemaphore_Acquire() {
 	}
 	defer permit.Release(context.Background())
 	// ... run the export under permit.Context() ...
+	fmt.Println("exporting")
+	// Output: exporting
 }

@@ -4,14 +4,15 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"os"
 	"time"
 
 	"github.com/aside-go/aside/pubsub"
 	"github.com/redis/go-redis/v9"
 )
 
-// The examples that need Redis are compile-only: they show the calls
-// without running them.
+// The examples run against the Redis at $REDIS_ADDR; under go test that is
+// a private server the test harness starts.
 
 type priceChanged struct {
 	SKU   string
@@ -19,7 +20,7 @@ type priceChanged struct {
 }
 
 func ExampleNew() {
-	rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379", ContextTimeoutEnabled: true})
+	rdb := redis.NewClient(&redis.Options{Addr: os.Getenv("REDIS_ADDR"), ContextTimeoutEnabled: true})
 	defer rdb.Close() // the PubSub never closes it
 
 	ps, err := pubsub.New(rdb, &pubsub.Options{
@@ -35,15 +36,25 @@ func ExampleNew() {
 		log.Fatal(err)
 	}
 	defer ps.Close() // stops subscriptions, waits for running handlers
+	fmt.Println(ps.Stats().Subscriptions)
+	// Output: 0
 }
 
 func ExamplePubSub_Subscribe() {
-	var ps *pubsub.PubSub // from pubsub.New
+	rdb := redis.NewClient(&redis.Options{Addr: os.Getenv("REDIS_ADDR"), ContextTimeoutEnabled: true})
+	defer rdb.Close()
+	ps, err := pubsub.New(rdb, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer ps.Close()
 	ctx := context.Background()
 
+	done := make(chan struct{})
 	sub, err := ps.Subscribe(ctx, []string{"prices"}, pubsub.Typed(
 		func(ctx context.Context, msg *pubsub.Message, p priceChanged) error {
 			fmt.Printf("%s now costs %d cents\n", p.SKU, p.Cents)
+			close(done)
 			return nil
 		}))
 	if err != nil {
@@ -56,29 +67,47 @@ func ExamplePubSub_Subscribe() {
 	if err := ps.Publish(ctx, "prices", priceChanged{SKU: "A-1", Cents: 1299}); err != nil {
 		log.Fatal(err)
 	}
+	<-done
+	// Output: A-1 now costs 1299 cents
 }
 
 func ExamplePubSub_PSubscribe() {
-	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{"localhost:7000"}})
+	// On a Cluster: redis.NewClusterClient(&redis.ClusterOptions{Addrs: ...})
+	rdb := redis.NewClient(&redis.Options{Addr: os.Getenv("REDIS_ADDR"), ContextTimeoutEnabled: true})
 	defer rdb.Close()
-	// Patterns need classic Pub/Sub: SPUBLISHed messages never match them.
+	// Patterns need classic Pub/Sub: on a Cluster, SPUBLISHed messages
+	// never match them.
 	ps, err := pubsub.New(rdb, &pubsub.Options{Mode: pubsub.ModeClassic})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer ps.Close()
-	_, err = ps.PSubscribe(context.Background(), []string{"orders.*"}, pubsub.HandlerFunc(
+	ctx := context.Background()
+	done := make(chan struct{})
+	_, err = ps.PSubscribe(ctx, []string{"orders.*"}, pubsub.HandlerFunc(
 		func(ctx context.Context, msg *pubsub.Message) error {
 			fmt.Println(msg.Pattern, "matched", msg.Topic)
+			close(done)
 			return nil
 		}))
 	if err != nil {
 		log.Fatal(err)
 	}
+	if err := ps.Publish(ctx, "orders.created", map[string]int{"id": 7}); err != nil {
+		log.Fatal(err)
+	}
+	<-done
+	// Output: orders.* matched orders.created
 }
 
 func ExamplePubSub_Subscribe_slowConsumer() {
-	var ps *pubsub.PubSub // from pubsub.New
+	rdb := redis.NewClient(&redis.Options{Addr: os.Getenv("REDIS_ADDR"), ContextTimeoutEnabled: true})
+	defer rdb.Close()
+	ps, err := pubsub.New(rdb, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer ps.Close()
 	// A handler that may fall behind: keep the newest 100 messages, drop the
 	// oldest, and learn of the drops through Options.OnGap and Stats.
 	sub, err := ps.Subscribe(context.Background(), []string{"ticks"}, pubsub.HandlerFunc(
@@ -91,6 +120,7 @@ func ExamplePubSub_Subscribe_slowConsumer() {
 	}
 	st := sub.Stats()
 	fmt.Println(st.Received, st.Handled, st.Dropped)
+	// Output: 0 0 0
 }
 
 func ExampleMessage_Decode() {

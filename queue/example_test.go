@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log"
 	"os"
-	"os/signal"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -14,8 +13,10 @@ import (
 	"github.com/aside-go/aside/queue"
 )
 
-// A producer and a worker with 10 concurrent handlers. Needs a Redis at
-// $REDIS_ADDR, so it is compiled, not run.
+// The examples run against the Redis at $REDIS_ADDR; under go test that is
+// a private server the test harness starts.
+
+// A producer and a worker with 10 concurrent handlers.
 func ExampleQueue_Consume() {
 	rdb := redis.NewClient(&redis.Options{Addr: os.Getenv("REDIS_ADDR"), ContextTimeoutEnabled: true})
 	defer rdb.Close() // after the worker
@@ -25,44 +26,78 @@ func ExampleQueue_Consume() {
 		log.Fatal(err)
 	}
 
+	sent := make(chan string, 1)
 	w, err := q.Consume(queue.HandlerFunc(func(ctx context.Context, m *queue.Message) error {
 		if len(m.Payload) == 0 {
 			return queue.Permanent(errors.New("empty message")) // dead-lettered at once
 		}
-		return send(ctx, string(m.Payload)) // nil acks; an error retries with backoff
+		sent <- string(m.Payload) // send the email here
+		return nil                // nil acks; an error retries with backoff
 	}), &queue.WorkerOptions{Concurrency: 10, VisibilityTimeout: 30 * time.Second})
 	if err != nil {
 		log.Fatal(err)
 	}
 
-	id, err := q.Enqueue(context.Background(), []byte("ada@example.com"), queue.WithDedupeID("welcome:ada"))
-	if err != nil && !errors.Is(err, queue.ErrDuplicate) {
+	if _, err := q.Enqueue(context.Background(), []byte("ada@example.com")); err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println("enqueued", id)
+	fmt.Println("sent to", <-sent)
 
-	stop := make(chan os.Signal, 1)
-	signal.Notify(stop, os.Interrupt)
-	<-stop
+	// On SIGTERM: stop fetching, let running handlers finish; what does not
+	// finish in time goes back to the queue for another worker.
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := w.Shutdown(ctx); err != nil { // unfinished deliveries go back to the queue
+	if err := w.Shutdown(ctx); err != nil {
 		log.Print(err)
 	}
+	// Output: sent to ada@example.com
 }
 
-func send(ctx context.Context, to string) error { return nil }
-
-// Dead letters: look at them, then put them back once the bug is fixed.
-// Compiled, not run.
-func ExampleQueue_RequeueDead() {
+// Dedupe: a second Enqueue with the same ID inside the dedupe window is
+// refused, so a retried request does not send a second email.
+func ExampleWithDedupeID() {
 	rdb := redis.NewClient(&redis.Options{Addr: os.Getenv("REDIS_ADDR")})
 	defer rdb.Close()
-	q, err := queue.New(rdb, "emails", &queue.Options{Prefix: "myapp"})
+	q, err := queue.New(rdb, "welcome", &queue.Options{Prefix: "myapp"})
 	if err != nil {
 		log.Fatal(err)
 	}
 	ctx := context.Background()
+	defer q.Purge(ctx) // the example leaves nothing behind
+	for range 2 {
+		_, err := q.Enqueue(ctx, []byte("ada@example.com"), queue.WithDedupeID("welcome:ada"))
+		fmt.Println(errors.Is(err, queue.ErrDuplicate))
+	}
+	// Output:
+	// false
+	// true
+}
+
+// Dead letters: look at them, then put them back once the bug is fixed.
+func ExampleQueue_RequeueDead() {
+	rdb := redis.NewClient(&redis.Options{Addr: os.Getenv("REDIS_ADDR")})
+	defer rdb.Close()
+	q, err := queue.New(rdb, "invoices", &queue.Options{Prefix: "myapp"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx := context.Background()
+	defer q.Purge(ctx) // the example leaves nothing behind
+
+	// A message whose handler fails permanently.
+	if _, err := q.Enqueue(ctx, []byte("customer 7")); err != nil {
+		log.Fatal(err)
+	}
+	msgs, err := q.Fetch(ctx, 1, time.Minute)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, m := range msgs {
+		if _, err := q.Nack(ctx, m, queue.Permanent(errors.New("unknown customer")), 0); err != nil {
+			log.Fatal(err)
+		}
+	}
+
 	c, err := q.Counts(ctx)
 	if err != nil {
 		log.Fatal(err)
@@ -73,30 +108,39 @@ func ExampleQueue_RequeueDead() {
 		log.Fatal(err)
 	}
 	for _, d := range dead {
-		fmt.Printf("%s after %d deliveries: %s\n", d.ID, d.Deliveries, d.LastError)
+		fmt.Printf("%q after %d deliveries: %s\n", d.Payload, d.Deliveries, d.LastError)
 	}
 	n, err := q.RequeueDead(ctx, 0) // all of them
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println("requeued", n)
+	// Output:
+	// 0 ready, 0 in flight, 0 delayed, 1 dead
+	// "customer 7" after 1 deliveries: unknown customer
+	// requeued 1
 }
 
 // A pull consumer without a Worker: fetch, handle, ack by delivery.
-// Compiled, not run.
 func ExampleQueue_Fetch() {
 	rdb := redis.NewClient(&redis.Options{Addr: os.Getenv("REDIS_ADDR")})
 	defer rdb.Close()
-	q, err := queue.New(rdb, "reports", nil)
+	q, err := queue.New(rdb, "reports", &queue.Options{Prefix: "myapp"})
 	if err != nil {
 		log.Fatal(err)
 	}
 	ctx := context.Background()
+	defer q.Purge(ctx) // the example leaves nothing behind
+	if _, err := q.Enqueue(ctx, []byte("weekly")); err != nil {
+		log.Fatal(err)
+	}
+
 	msgs, err := q.Fetch(ctx, 10, time.Minute)
 	if err != nil {
 		log.Fatal(err)
 	}
 	for _, m := range msgs {
+		fmt.Printf("building the %s report\n", m.Payload)
 		err := q.Ack(ctx, m)
 		if errors.Is(err, queue.ErrStaleDelivery) {
 			// Took longer than a minute: someone else has it now.
@@ -106,6 +150,7 @@ func ExampleQueue_Fetch() {
 			log.Fatal(err)
 		}
 	}
+	// Output: building the weekly report
 }
 
 // Permanent marks an error that retrying cannot fix.

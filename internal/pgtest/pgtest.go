@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
 	"testing"
@@ -31,38 +32,54 @@ func AdminURL() string {
 // (with any connections still open to it) at tb's cleanup.
 func NewDatabase(tb testing.TB) string {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	u, drop, err := Create(context.Background())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := drop(); err != nil {
+			tb.Error(err)
+		}
+	})
+	return u
+}
+
+// Create creates a private database and returns its URL and a func that
+// drops it (with any connections still open to it). It is for a TestMain,
+// which has no testing.TB; tests use [NewDatabase].
+func Create(ctx context.Context) (dbURL string, drop func() error, err error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	admin, err := pgx.Connect(ctx, AdminURL())
 	if err != nil {
-		tb.Fatalf("pgtest: PostgreSQL at %s does not answer (bash .ci/run starts it): %v", AdminURL(), err)
+		return "", nil, fmt.Errorf("pgtest: PostgreSQL at %s does not answer (bash .ci/run starts it): %w", AdminURL(), err)
 	}
 	defer admin.Close(context.Background())
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	name := "aside_test_" + hex.EncodeToString(b[:])
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		tb.Fatalf("pgtest: create database: %v", err)
+	u, err := url.Parse(AdminURL())
+	if err != nil {
+		return "", nil, fmt.Errorf("pgtest: %w", err)
 	}
-	tb.Cleanup(func() {
+	u.Path = "/" + name
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		return "", nil, fmt.Errorf("pgtest: create database: %w", err)
+	}
+	drop = func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		c, err := pgx.Connect(ctx, AdminURL())
 		if err != nil {
-			tb.Errorf("pgtest: drop %s: %v", name, err)
-			return
+			return fmt.Errorf("pgtest: drop %s: %w", name, err)
 		}
 		defer c.Close(ctx)
 		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			tb.Errorf("pgtest: drop %s: %v", name, err)
+			return fmt.Errorf("pgtest: drop %s: %w", name, err)
 		}
-	})
-	u, err := url.Parse(AdminURL())
-	if err != nil {
-		tb.Fatalf("pgtest: %v", err)
+		return nil
 	}
-	u.Path = "/" + name
-	return u.String()
+	return u.String(), drop, nil
 }
 
 // NewPool creates a private database and returns a pool connected to it,

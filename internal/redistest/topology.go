@@ -105,21 +105,44 @@ func Topologies() []*Topology {
 	return out
 }
 
-// Main runs the package's tests and then stops every shared server. Call it
+// ExampleAddrEnv is the environment variable the packages' runnable
+// examples read their Redis address from. [Main] points it at a private
+// redis-server of its own, so examples never reach a server on the
+// developer's machine and never share keys with the tests.
+const ExampleAddrEnv = "REDIS_ADDR"
+
+// Main runs the package's tests with [Run] and exits with its code. Call it
 // from TestMain:
 //
 //	func TestMain(m *testing.M) { redistest.Main(m) }
-func Main(m *testing.M) {
+func Main(m *testing.M) { os.Exit(Run(m)) }
+
+// Run runs the package's tests and then stops every shared server; it
+// returns m.Run's exit code, for a TestMain that has its own tear-down.
+// Before the tests it starts one more redis-server for the package's
+// examples and sets $REDIS_ADDR to it ([ExampleAddrEnv]); a failure to start
+// it fails the run, like any harness failure.
+func Run(m *testing.M) int {
 	mainMu.Lock()
 	mainActive = true
 	mainMu.Unlock()
+	ex, err := NewServer(Config{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "redistest: start the examples' server:", err)
+		return 1
+	}
+	defer ex.Close()
+	if err := os.Setenv(ExampleAddrEnv, ex.Addr()); err != nil {
+		fmt.Fprintln(os.Stderr, "redistest:", err)
+		return 1
+	}
 	code := m.Run()
 	for _, tp := range []*Topology{Standalone, ClusterTopology} {
 		if tp.stop != nil {
 			tp.stop()
 		}
 	}
-	os.Exit(code)
+	return code
 }
 
 // EachTopology runs f as a subtest for every topology of [Topologies]. The
