@@ -2,78 +2,33 @@ package cache
 
 import (
 	"encoding"
-	"encoding/json"
-	"fmt"
+
+	"github.com/aside-go/aside/internal/codec"
 )
 
 // A Codec turns values into bytes and back. Implementations must be safe
 // for concurrent use. Decode must not modify data (it may alias the
-// immutable string a Redis reply arrived in).
+// immutable string a Redis reply arrived in). It is the same type as
+// [github.com/aside-go/aside/pubsub.Codec]: a codec written for one package
+// works in the other.
 //
 // The codec's ID is stored in every entry's envelope. An entry written by
 // a codec with another ID is treated like corrupt bytes: a miss that is
 // reloaded, overwritten and counted, never a panic. So changing the codec
-// of a live cache costs one reload per key, not an outage.
-type Codec[V any] interface {
-	// ID identifies the encoding, 1-127 for aside's codecs, 128-255 for
-	// users' own.
-	ID() byte
-	// Append appends the encoding of v to dst and returns the result.
-	Append(dst []byte, v V) ([]byte, error)
-	// Decode decodes data into a value.
-	Decode(data []byte) (V, error)
-}
-
-// Codec ids of the codecs in this package.
-const (
-	codecJSON   byte = 1
-	codecBytes  byte = 2
-	codecString byte = 3
-	codecBinary byte = 4
-)
+// of a live cache costs one reload per key, not an outage. IDs 1-127 are
+// aside's codecs, 128-255 are for users' own.
+type Codec[V any] = codec.Codec[V]
 
 // JSON returns the default codec, encoding/json. It works for every V
 // that encoding/json handles.
-func JSON[V any]() Codec[V] { return jsonCodec[V]{} }
-
-type jsonCodec[V any] struct{}
-
-func (jsonCodec[V]) ID() byte { return codecJSON }
-
-func (jsonCodec[V]) Append(dst []byte, v V) ([]byte, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return dst, err
-	}
-	return append(dst, b...), nil
-}
-
-func (jsonCodec[V]) Decode(data []byte) (V, error) {
-	var v V
-	err := json.Unmarshal(data, &v)
-	return v, err
-}
+func JSON[V any]() Codec[V] { return codec.JSON[V]() }
 
 // Bytes returns a passthrough codec for []byte values: the bytes are stored
 // as they are, after the envelope header. Decode copies them.
-func Bytes() Codec[[]byte] { return bytesCodec{} }
-
-type bytesCodec struct{}
-
-func (bytesCodec) ID() byte                                    { return codecBytes }
-func (bytesCodec) Append(dst []byte, v []byte) ([]byte, error) { return append(dst, v...), nil }
-func (bytesCodec) Decode(data []byte) ([]byte, error) {
-	return append(make([]byte, 0, len(data)), data...), nil
-}
+func Bytes() Codec[[]byte] { return codec.Bytes() }
 
 // String returns a passthrough codec for string values.
-func String() Codec[string] { return stringCodec{} }
-
-type stringCodec struct{}
-
-func (stringCodec) ID() byte                                    { return codecString }
-func (stringCodec) Append(dst []byte, v string) ([]byte, error) { return append(dst, v...), nil }
-func (stringCodec) Decode(data []byte) (string, error)          { return string(data), nil }
+func String() Codec[string] { return codec.String() }
 
 // Binary returns a codec for types with their own binary encoding: V
 // implements [encoding.BinaryMarshaler] and *V [encoding.BinaryUnmarshaler]
@@ -86,31 +41,5 @@ func Binary[V encoding.BinaryMarshaler, P interface {
 	*V
 	encoding.BinaryUnmarshaler
 }]() Codec[V] {
-	return binaryCodec[V, P]{}
-}
-
-type binaryCodec[V encoding.BinaryMarshaler, P interface {
-	*V
-	encoding.BinaryUnmarshaler
-}] struct{}
-
-func (binaryCodec[V, P]) ID() byte { return codecBinary }
-
-func (binaryCodec[V, P]) Append(dst []byte, v V) ([]byte, error) {
-	if a, ok := any(v).(encoding.BinaryAppender); ok {
-		return a.AppendBinary(dst)
-	}
-	b, err := v.MarshalBinary()
-	if err != nil {
-		return dst, err
-	}
-	return append(dst, b...), nil
-}
-
-func (binaryCodec[V, P]) Decode(data []byte) (V, error) {
-	var v V
-	if err := P(&v).UnmarshalBinary(data); err != nil {
-		return v, fmt.Errorf("binary decode: %w", err)
-	}
-	return v, nil
+	return codec.Binary[V, P]()
 }

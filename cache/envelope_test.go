@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/aside-go/aside/internal/codec"
 )
 
 func TestEnvelope_RoundTrip(t *testing.T) {
@@ -30,7 +32,7 @@ func TestEnvelope_RoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := tt.e
-			want.codec = codecJSON
+			want.codec = codec.IDJSON
 			if diff := cmp.Diff(want, e, cmp.AllowUnexported(envelope{})); diff != "" {
 				t.Errorf("envelope (-want +got):\n%s", diff)
 			}
@@ -92,7 +94,7 @@ func TestDecodeEntry_BadBytesAreCorruptNotPanics(t *testing.T) {
 		{"magic", "x" + string(good[1:]), JSON[user]()},
 		{"format", "\xa5\x02" + string(good[2:]), JSON[user]()},
 		{"flags", "\xa5\x01\x80" + string(good[3:]), JSON[user]()},
-		{"codec changed", string(good), Codec[user](codecWithID{})},
+		{"codec changed", string(good), Codec[user](codecWithID{JSON[user]()})},
 		{"payload", string(good[:len(good)-2]), JSON[user]()},
 	}
 	for _, tt := range tests {
@@ -109,7 +111,7 @@ func TestDecodeEntry_BadBytesAreCorruptNotPanics(t *testing.T) {
 }
 
 // codecWithID is JSON under another id, as after a codec change.
-type codecWithID struct{ jsonCodec[user] }
+type codecWithID struct{ Codec[user] }
 
 func (codecWithID) ID() byte { return 200 }
 

@@ -68,14 +68,10 @@ func (p Policy) String() string {
 	return fmt.Sprintf("Policy(%d)", int(p))
 }
 
-// Options configure a [PubSub]. The zero value is valid: JSON, one handler
+// Options configure a [PubSub]. The zero value is valid: one handler
 // goroutine per subscription, a buffer of 1024 messages with [Block], a
 // health check every second.
 type Options struct {
-	// Codec encodes values for [PubSub.Publish] and decodes them in
-	// [Message.Decode]. If nil, [JSON].
-	Codec Codec
-
 	// Mode chooses classic or sharded Pub/Sub. If zero, [ModeAuto].
 	Mode Mode
 
@@ -155,9 +151,6 @@ func (o *Options) withDefaults() (Options, error) {
 	var c Options
 	if o != nil {
 		c = *o
-	}
-	if c.Codec == nil {
-		c.Codec = JSON
 	}
 	if c.Mode < ModeAuto || c.Mode > ModeSharded {
 		return c, fmt.Errorf("%w: unknown mode %d", ErrInvalidOptions, int(c.Mode))

@@ -2,6 +2,7 @@ package pubsub
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -73,18 +74,21 @@ func New(rdb redis.UniversalClient, opt *Options) (*PubSub, error) {
 // Sharded reports whether p uses sharded Pub/Sub (SPUBLISH, SSUBSCRIBE).
 func (p *PubSub) Sharded() bool { return p.sharded }
 
-// Publish encodes v with the [Codec] and publishes it to topic. Delivery is
-// at most once: a subscriber that is disconnected misses the message (and
-// learns of it through [Options.OnGap]).
+// Publish encodes v as JSON and publishes it to topic. Delivery is at most
+// once: a subscriber that is disconnected misses the message (and learns of
+// it through [Options.OnGap]). For another encoding, see
+// [PubSub.PublishRaw].
 func (p *PubSub) Publish(ctx context.Context, topic string, v any) error {
-	b, err := p.opt.Codec.Marshal(v)
+	b, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("pubsub: encode message for %q: %w", topic, err)
 	}
 	return p.PublishRaw(ctx, topic, b)
 }
 
-// PublishRaw publishes payload to topic as it is, without the codec. On a
+// PublishRaw publishes payload to topic as it is. With a [Codec] of your
+// own: b, err := c.Append(nil, v), then PublishRaw(ctx, topic, b), and
+// subscribe with [TypedWith](c, fn). On a
 // Cluster, a failed publish also asks the client to reload its slot map,
 // so that a retry after a failover reaches the new owner.
 func (p *PubSub) PublishRaw(ctx context.Context, topic string, payload []byte) error {

@@ -3,6 +3,7 @@ package pubsub_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/aside-go/aside/internal/redistest"
@@ -244,4 +245,53 @@ func TestPubSub_Subscribe_badArguments(t *testing.T) {
 	if _, err := p.Subscribe(ctx, []string{"a"}, newCollector(), pubsub.WithBuffer(0)); err == nil {
 		t.Error("buffer 0 accepted")
 	}
+}
+
+// TypedWith decodes with the codec it is given (here the String codec, for
+// messages sent with PublishRaw); a payload the codec rejects is a handler
+// error that names the topic, and the handler is not called for it.
+func TestTypedWith_customCodecAndUndecodable(t *testing.T) {
+	redistest.EachTopology(t, func(t *testing.T, tp *redistest.Topology) {
+		ctx := t.Context()
+		topic := redistest.Prefix(t) + ":codec"
+		errs := make(chan error, 10)
+		p := newPubSub(t, tp.Client(t), &pubsub.Options{OnError: func(err error) { errs <- err }})
+		strs := make(chan string, 10)
+		_, err := p.Subscribe(ctx, []string{topic}, pubsub.TypedWith(pubsub.String(),
+			func(_ context.Context, _ *pubsub.Message, s string) error {
+				strs <- s
+				return nil
+			}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs := make(chan event, 10)
+		_, err = p.Subscribe(ctx, []string{topic}, pubsub.Typed(func(_ context.Context, _ *pubsub.Message, e event) error {
+			evs <- e
+			return nil
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := pubsub.String().Append(nil, "not json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.PublishRaw(ctx, topic, b); err != nil {
+			t.Fatal(err)
+		}
+		if got := <-strs; got != "not json" {
+			t.Errorf("TypedWith(String) got %q, want %q", got, "not json")
+		}
+		err = <-errs
+		var he *pubsub.HandlerError
+		if !errors.As(err, &he) || !strings.Contains(err.Error(), "decode message on") {
+			t.Errorf("OnError got %v, want a *HandlerError about decoding", err)
+		}
+		select {
+		case e := <-evs:
+			t.Errorf("Typed handler called with %+v for an undecodable payload", e)
+		default:
+		}
+	})
 }

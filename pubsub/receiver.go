@@ -261,7 +261,7 @@ func isTimeout(err error) bool {
 
 // deliver hands a go-redis message to the subscription.
 func (r *receiver) deliver(m *redis.Message) {
-	r.s.enqueue(r, &Message{Topic: m.Channel, Pattern: m.Pattern, Payload: []byte(m.Payload), codec: r.s.p.opt.Codec})
+	r.s.enqueue(r, &Message{Topic: m.Channel, Pattern: m.Pattern, Payload: []byte(m.Payload)})
 }
 
 // dropped records n messages dropped by the overflow policy.
