@@ -19,6 +19,7 @@ var all = []*Script{
 	CacheAcquire, CacheFill, CacheRelease, CacheVersionedSet, CacheVersionedDel, CacheBloomTest, CacheBloomAdd, CacheBloomSwap,
 	QueueEnqueue, QueueFetch, QueueAck, QueueNack, QueueExtend, QueueCounts, QueuePeekDead, QueueRequeueDead,
 	ConsistencyIntent, ConsistencyCommit, ConsistencyClaim, ConsistencyDone,
+	SessionLoad, SessionSave, SessionRevoke,
 }
 
 // Every .lua file but the libraries is one script in all, and each states

@@ -1,4 +1,4 @@
---! uses: now lease
+--! uses: now lease counter
 -- lock_obtain takes a lock and draws its fence in one step.
 -- KEYS[1] lock: the holder's token, expiring with the lease
 -- KEYS[2] wake list: cleared when taken (a wake-up is stale once held)
@@ -10,17 +10,7 @@
 -- Returns the new fence (>= 1) when obtained, or the current one when this
 -- token already holds the lock (a retried call); otherwise -1 - the ms
 -- left on the holder's lease (0 when unknown).
-local function fence_next()
-  local f
-  if redis.call('EXISTS', KEYS[3]) == 1 then
-    f = redis.call('INCR', KEYS[3])
-  else
-    f = now * 1000
-    redis.call('SET', KEYS[3], string.format('%.0f', f))
-  end
-  if tonumber(ARGV[3]) > 0 then redis.call('PEXPIRE', KEYS[3], ARGV[3]) end
-  return f
-end
+local function fence_next() return counter_next(KEYS[3], ARGV[3]) end
 local r = lease_take(KEYS[1], KEYS[2], ARGV[1], ARGV[2])
 if r == 1 then return fence_next() end
 if r == 2 then
