@@ -20,7 +20,7 @@ import (
 // Login, a page that reads the session, logout, and "log out everywhere".
 func ExampleNew() {
 	rdb := redis.NewClient(&redis.Options{Addr: os.Getenv("REDIS_ADDR"), ContextTimeoutEnabled: true})
-	defer rdb.Close() // after the manager
+	defer rdb.Close()                                                   // after the manager
 	sessions, err := session.New(rdb, &session.Options{Insecure: true}) // Insecure: plain http in this example
 	if err != nil {
 		log.Fatal(err)
