@@ -20,8 +20,10 @@ import (
 // Login, a page that reads the session, logout, and "log out everywhere".
 func ExampleNew() {
 	rdb := redis.NewClient(&redis.Options{Addr: os.Getenv("REDIS_ADDR"), ContextTimeoutEnabled: true})
-	defer rdb.Close()                                                   // after the manager
-	sessions, err := session.New(rdb, &session.Options{Insecure: true}) // Insecure: plain http in this example
+	defer rdb.Close() // after the manager
+
+	// Insecure: this example speaks plain http; leave it false in production.
+	sessions, err := session.New(rdb, &session.Options{Insecure: true})
 	if err != nil {
 		log.Fatal(err)
 	}
