@@ -149,9 +149,10 @@ var heuristicStatus = map[int]bool{
 	404: true, 405: true, 410: true, 414: true, 501: true,
 }
 
-// understoodStatus lists the final status codes the cache stores when the
-// response carries explicit freshness. 206 (no range support) and 304 are
-// never stored.
+// understoodStatus lists the status codes whose caching requirements this
+// cache implements, for must-understand (RFC 9111 section 5.2.2.3). Any
+// other final status except 206 and 304 is stored when the response has
+// explicit freshness (section 3).
 var understoodStatus = map[int]bool{
 	200: true, 203: true, 204: true, 300: true, 301: true, 302: true, 303: true,
 	307: true, 308: true, 404: true, 405: true, 410: true, 414: true, 451: true,
@@ -183,13 +184,12 @@ func responsePolicy(status int, h http.Header, d directives, defaultTTL time.Dur
 		p.lifetime, p.explicit = v, true
 	} else if v, ok := d.seconds("max-age"); ok {
 		p.lifetime, p.explicit = v, true
-	} else if exp := h.Values("Expires"); len(exp) > 0 {
+	} else if t, present, ok := singleDate(h, "Expires"); present {
+		// An invalid Expires (a bad date, "0", several lines) means
+		// already expired (RFC 9111 section 5.3).
 		p.explicit = true
-		if t, err := http.ParseTime(exp[0]); err == nil {
-			date := responseDate(h)
-			if !date.IsZero() && t.After(date) {
-				p.lifetime = t.Sub(date)
-			}
+		if date := responseDate(h); ok && !date.IsZero() && t.After(date) {
+			p.lifetime = t.Sub(date)
 		}
 	} else if defaultTTL > 0 && (heuristicStatus[status] || d.has("public")) {
 		p.lifetime = defaultTTL
@@ -197,9 +197,11 @@ func responsePolicy(status int, h http.Header, d directives, defaultTTL time.Dur
 	return p
 }
 
+// responseDate returns the response's Date, or the zero time when it is
+// absent or invalid.
 func responseDate(h http.Header) time.Time {
-	t, err := http.ParseTime(h.Get("Date"))
-	if err != nil {
+	t, _, ok := singleDate(h, "Date")
+	if !ok {
 		return time.Time{}
 	}
 	return t
@@ -216,24 +218,29 @@ type storeRules struct {
 // (RFC 9111 section 3, plus the rules of [CacheOptions]), or "" when it
 // may.
 func storable(reqHeader http.Header, rd requestDirectives, status int, h http.Header, d directives, p policy, rules storeRules) string {
-	vary, _ := normalizeVary(h)
+	vary, star := normalizeVary(h)
+	mustUnderstand := d.has("must-understand")
 	switch {
 	case rd.noStore:
 		return "request no-store"
-	case d.has("no-store"):
+	case status < 200 || status > 999 || status == http.StatusPartialContent || status == http.StatusNotModified:
+		// Not final, or what this cache does not store: partial content
+		// and 304s (which only update stored responses).
+		return "status"
+	case mustUnderstand && !understoodStatus[status]:
+		return "must-understand"
+	case d.has("no-store") && !mustUnderstand:
+		// must-understand overrides no-store for understood statuses
+		// (RFC 9111 section 5.2.2.3).
 		return "no-store"
 	case d.has("private"):
 		return "private"
-	case !understoodStatus[status]:
-		return "status"
-	case strings.Contains(h.Get("Vary"), "*"):
+	case star:
 		return "vary *"
 	case reqHeader.Get("Authorization") != "" && !d.has("public") && !d.has("s-maxage") && !d.has("must-revalidate"):
 		return "authorization"
 	case !rules.allowCookies && len(h.Values("Set-Cookie")) > 0:
 		return "set-cookie"
-	case h.Get("Content-Range") != "":
-		return "partial"
 	}
 	for _, name := range rules.unkeyed {
 		if _, sent := reqHeader[name]; sent && !varyNames(vary, name) {
@@ -379,12 +386,12 @@ func notModified(req http.Header, h http.Header) bool {
 	if ims == "" {
 		return false
 	}
-	t, err := http.ParseTime(ims)
-	if err != nil {
-		return false
+	t, ok := parseHTTPDate(strings.TrimSpace(ims))
+	if !ok {
+		return false // an invalid If-Modified-Since is ignored
 	}
-	lm, err := http.ParseTime(h.Get("Last-Modified"))
-	if err != nil {
+	lm, _, ok := singleDate(h, "Last-Modified")
+	if !ok {
 		return false
 	}
 	return !lm.After(t)

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/http"
-	"strconv"
 	"time"
 )
 
@@ -124,12 +123,7 @@ func (r *reader) str() string {
 
 // age is the current age of e at now (RFC 9111 section 4.2.3).
 func (e *entry) age(now time.Time) time.Duration {
-	var ageValue time.Duration
-	if v := e.header.Get("Age"); v != "" {
-		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
-			ageValue = time.Duration(n) * time.Second
-		}
-	}
+	ageValue := parseAge(e.header)
 	apparent := time.Duration(0)
 	if date := responseDate(e.header); !date.IsZero() {
 		apparent = max(0, e.respTime.Sub(date))
@@ -146,15 +140,23 @@ func (e *entry) policy(defaultTTL time.Duration) policy {
 
 // retention is how long Redis keeps a response with policy p: its
 // freshness, plus the longest stale window it allows, plus staleKeep when
-// it has a validator so it can be revalidated with a 304.
+// it can still be used stale (see keptStale).
 func retention(p policy, staleKeep time.Duration) time.Duration {
 	d := p.lifetime
 	if p.noCache {
 		d = 0
 	}
 	d += max(p.swr, p.sie)
-	if p.hasValidator {
+	if keptStale(p) {
 		d += staleKeep
 	}
 	return d
+}
+
+// keptStale reports whether a stale response with policy p is worth
+// keeping past its freshness: with a validator it can be revalidated with
+// a 304; without one it can still answer a request's max-stale, unless
+// the response forbids serving it stale.
+func keptStale(p policy) bool {
+	return p.hasValidator || !p.mustReval && !p.noCache && p.lifetime > 0
 }

@@ -60,7 +60,8 @@ var rules = []rule{
 		steps: []step{
 			{wantCS: "fwd=uri-miss; fwd-status=200; stored", wantCalls: 1, wantBody: body("v1")},
 			{advance: 5 * time.Second, wantCS: "hit; ttl=55", wantCalls: 1, wantBody: body("v1"), wantHeader: map[string]string{"Age": "5"}},
-			{advance: 60 * time.Second, wantCS: "fwd=miss; fwd-status=200; stored", wantCalls: 2, wantBody: body("v2")},
+			// Stale now, but kept (StaleKeep) for a request's max-stale.
+			{advance: 60 * time.Second, wantCS: "fwd=stale; fwd-status=200; stored", wantCalls: 2, wantBody: body("v2")},
 		},
 	},
 	{
@@ -376,7 +377,8 @@ var rules = []rule{
 			{wantCalls: 1},
 			{advance: 20 * time.Second, wantCalls: 2, wantBody: body("v1"), wantCS: "hit; ttl=-10; detail=revalidating", background: true},
 			{wantCalls: 2, wantBody: body("v2"), wantCS: "hit; ttl=10"},
-			{advance: 100 * time.Second, wantCalls: 3, wantCS: "fwd=miss; fwd-status=200; stored"},
+			{advance: 100 * time.Second, wantCalls: 3, wantCS: "fwd=stale; fwd-status=200; stored"},
+			{advance: 200 * time.Second, wantCalls: 4, wantCS: "fwd=miss; fwd-status=200; stored"},
 		},
 	},
 	{
@@ -464,9 +466,132 @@ var rules = []rule{
 		},
 	},
 	{
-		name:    "partial content is not stored",
+		name: "206 partial content is not stored",
+		respond: func(w http.ResponseWriter, r *http.Request, call int32) {
+			w.Header().Set("Cache-Control", "max-age=60")
+			w.Header().Set("Content-Range", "bytes 0-1/10")
+			w.WriteHeader(http.StatusPartialContent)
+			fmt.Fprintf(w, "v%d", call)
+		},
+		steps: []step{{wantCalls: 1, wantStatus: 206}, {wantCalls: 2, wantStatus: 206}},
+	},
+	{
+		name:    "a 200 carrying Content-Range is stored like any 200",
 		respond: fixed("Cache-Control", "max-age=60", "Content-Range", "bytes 0-1/10"),
+		steps:   []step{{wantCalls: 1}, {wantCalls: 1, wantCS: "hit; ttl=60"}},
+	},
+	{
+		name:    "Vary * on a later field line: never reused",
+		respond: fixed("Cache-Control", "max-age=60", "Vary", "", "Vary", "*"),
 		steps:   []step{{wantCalls: 1}, {wantCalls: 2}},
+	},
+	{
+		name:    "Vary * inside a list on a later line: never reused",
+		respond: fixed("Cache-Control", "max-age=60", "Vary", "Accept", "Vary", "Accept-Language, *"),
+		steps:   []step{{wantCalls: 1}, {wantCalls: 2}},
+	},
+	{
+		name:    "any final status with explicit freshness is stored (418)",
+		respond: statusFixed(418, "Cache-Control", "max-age=60"),
+		steps:   []step{{wantCalls: 1, wantStatus: 418}, {wantCalls: 1, wantStatus: 418, wantCS: "hit; ttl=60"}},
+	},
+	{
+		name:    "an unknown status without explicit freshness is not stored",
+		opt:     &CacheOptions{DefaultTTL: time.Minute},
+		respond: statusFixed(299),
+		steps:   []step{{wantCalls: 1, wantStatus: 299}, {wantCalls: 2, wantStatus: 299}},
+	},
+	{
+		name:    "must-understand with an understood status overrides no-store",
+		respond: fixed("Cache-Control", "max-age=60, must-understand, no-store"),
+		steps:   []step{{wantCalls: 1}, {wantCalls: 1}},
+	},
+	{
+		name:    "must-understand with a status not understood: not stored",
+		respond: statusFixed(418, "Cache-Control", "max-age=60, must-understand"),
+		steps:   []step{{wantCalls: 1, wantStatus: 418}, {wantCalls: 2, wantStatus: 418}},
+	},
+	{
+		name:    "Age as a list: its first member counts (7200 > max-age)",
+		respond: fixed("Cache-Control", "max-age=100", "Age", "7200, 0"),
+		steps:   []step{{wantCalls: 1}, {wantCalls: 2}},
+	},
+	{
+		name:    "an invalid Age is ignored",
+		respond: fixed("Cache-Control", "max-age=100", "Age", "-5"),
+		steps:   []step{{wantCalls: 1}, {wantCalls: 1, wantCS: "hit; ttl=100"}},
+	},
+	{
+		name:    "a valid Expires gives freshness",
+		respond: fixed("Expires", "Thu, 01 Jan 2099 00:00:00 GMT"),
+		steps:   []step{{wantCalls: 1}, {wantCalls: 1}},
+	},
+	{
+		name:    "Expires with a doubled space is invalid: already expired",
+		respond: fixed("Expires", "Thu,  01 Jan 2099 00:00:00 GMT"),
+		steps:   []step{{wantCalls: 1}, {wantCalls: 2}},
+	},
+	{
+		name:    "Expires with a one-digit hour is invalid: already expired",
+		respond: fixed("Expires", "Thu, 01 Jan 2099 0:00:00 GMT"),
+		steps:   []step{{wantCalls: 1}, {wantCalls: 2}},
+	},
+	{
+		name:    "Expires on two field lines is invalid: already expired",
+		respond: fixed("Expires", "Thu, 01 Jan 2099 00:00:00 GMT", "Expires", "Thu, 01 Jan 2099 00:00:00 GMT"),
+		steps:   []step{{wantCalls: 1}, {wantCalls: 2}},
+	},
+	{
+		name:    "Expires 0 means already expired",
+		respond: fixed("Expires", "0"),
+		steps:   []step{{wantCalls: 1}, {wantCalls: 2}},
+	},
+	{
+		name: "a 304 does not overwrite Content-Encoding, Content-Length or the validator",
+		respond: func(w http.ResponseWriter, r *http.Request, call int32) {
+			w.Header().Set("Cache-Control", "max-age=1")
+			if r.Header.Get("If-None-Match") == `"e1"` {
+				w.Header().Set("ETag", `W/"e1"`)
+				w.Header().Set("Content-Encoding", "br")
+				w.Header().Set("X-Fresh", fmt.Sprint(call))
+				w.WriteHeader(http.StatusNotModified)
+				return
+			}
+			w.Header().Set("ETag", `"e1"`)
+			w.Header().Set("Content-Encoding", "x-test")
+			fmt.Fprintf(w, "v%d", call)
+		},
+		steps: []step{
+			{wantCalls: 1},
+			{advance: 2 * time.Second, wantCalls: 2, wantBody: body("v1"), wantCS: "fwd-status=304; stored",
+				wantHeader: map[string]string{"Content-Encoding": "x-test", "ETag": `"e1"`, "X-Fresh": "2"}},
+		},
+	},
+	{
+		name: "a 304 with another strong validator updates nothing: the handler runs again",
+		respond: func(w http.ResponseWriter, r *http.Request, call int32) {
+			w.Header().Set("Cache-Control", "max-age=1")
+			if r.Header.Get("If-None-Match") != "" {
+				w.Header().Set("ETag", `"other"`)
+				w.WriteHeader(http.StatusNotModified)
+				return
+			}
+			w.Header().Set("ETag", `"e1"`)
+			fmt.Fprintf(w, "v%d", call)
+		},
+		steps: []step{
+			{wantCalls: 1},
+			{advance: 2 * time.Second, wantCalls: 3, wantBody: body("v3")},
+		},
+	},
+	{
+		name:    "a stale response without a validator is kept for max-stale",
+		respond: fixed("Cache-Control", "max-age=1"),
+		steps: []step{
+			{wantCalls: 1},
+			{advance: 10 * time.Second, header: hdr("Cache-Control", "max-stale=30"), wantCalls: 1, wantBody: body("v1")},
+			{wantCalls: 2, wantBody: body("v2")},
+		},
 	},
 	{
 		name:    "body over MaxBodySize passes through unstored",
@@ -578,4 +703,16 @@ func TestCache_Handler_rules(t *testing.T) {
 			})
 		}
 	})
+}
+
+// statusFixed answers every call with status, the given fields and
+// "v<call>" as body.
+func statusFixed(status int, kv ...string) func(http.ResponseWriter, *http.Request, int32) {
+	return func(w http.ResponseWriter, r *http.Request, call int32) {
+		for i := 0; i+1 < len(kv); i += 2 {
+			w.Header().Add(kv[i], kv[i+1])
+		}
+		w.WriteHeader(status)
+		fmt.Fprintf(w, "v%d", call)
+	}
 }

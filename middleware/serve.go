@@ -135,7 +135,7 @@ func (x *exchange) tryServe(e *entry) bool {
 			x.fwd = "miss"
 			return false
 		}
-	} else if age > p.lifetime+max(p.swr, p.sie)+keepIf(p.hasValidator, c.opt.StaleKeep) {
+	} else if age > p.lifetime+max(p.swr, p.sie)+keepIf(keptStale(p), c.opt.StaleKeep) {
 		x.fwd = "miss"
 		return false
 	}
@@ -380,6 +380,13 @@ func (x *exchange) fill(l *lease) *entry {
 	}
 	c.ctr.forwarded.Add(1)
 	o := x.run()
+	if o.revalidated && !validates(x.stale.header, o.rec.header) {
+		// The 304 is about another representation than the stored one:
+		// it updates nothing, and this request needs the whole response.
+		x.stale = nil
+		c.ctr.forwarded.Add(1)
+		o = x.run()
+	}
 	switch {
 	case o.panicked:
 		if o.rec.mode != modePass && o.rec.mode != modeNotModified && x.staleIfError() {
@@ -516,6 +523,30 @@ func (x *exchange) run() (o outcome) {
 	return o
 }
 
+// keptOn304 are the stored fields a 304 does not replace: the ones the
+// stored body depends on and its validators (RFC 9111 sections 3.2 and
+// 4.3.4).
+var keptOn304 = []string{"Content-Encoding", "Content-Type", "Content-Range", "Content-Length", "ETag", "Last-Modified"}
+
+// validates reports whether a 304 with header upd is about the stored
+// response with header stored (RFC 9111 section 4.3.4): a strong ETag must
+// be the stored one; a weak ETag or a Last-Modified must match the stored
+// one by weak comparison. A 304 with no validator updates the response it
+// answers.
+func validates(stored, upd http.Header) bool {
+	if et := upd.Get("ETag"); et != "" {
+		st := stored.Get("ETag")
+		if !strings.HasPrefix(et, "W/") {
+			return st == et
+		}
+		return st != "" && strings.TrimPrefix(st, "W/") == strings.TrimPrefix(et, "W/")
+	}
+	if lm := upd.Get("Last-Modified"); lm != "" {
+		return stored.Get("Last-Modified") == lm
+	}
+	return true
+}
+
 // refreshed is the stale response with its header fields updated from the
 // handler's 304 (RFC 9111 section 3.2).
 func (x *exchange) refreshed(o outcome) *entry {
@@ -524,6 +555,9 @@ func (x *exchange) refreshed(o outcome) *entry {
 	upd := o.rec.header.Clone()
 	stripForStorage(upd, true) // hop-by-hop, Connection-listed, Content-Length
 	upd.Del("Cache-Status")
+	for _, k := range keptOn304 {
+		upd.Del(k)
+	}
 	for k, v := range upd {
 		e.header[k] = v
 	}
