@@ -93,7 +93,6 @@ func runSessionRequests(b *testing.B, cmds *atomic.Int64, h http.Handler, cookie
 	}
 }
 
-
 func asideSessionHandler(b *testing.B, rdb *redis.Client, bindUser bool) (http.Handler, string) {
 	m, err := session.New(rdb, &session.Options{Prefix: prefix(b), Insecure: true})
 	if err != nil {

@@ -11,7 +11,7 @@ import (
 // 5.6.7): IMF-fixdate, and the obsolete RFC 850 and asctime formats that
 // recipients must still accept.
 var httpDateLayouts = []string{
-	http.TimeFormat,                   // Sun, 06 Nov 1994 08:49:37 GMT
+	http.TimeFormat,                  // Sun, 06 Nov 1994 08:49:37 GMT
 	"Monday, 02-Jan-06 15:04:05 GMT", // Sunday, 06-Nov-94 08:49:37 GMT
 	"Mon Jan _2 15:04:05 2006",       // Sun Nov  6 08:49:37 1994
 }
