@@ -27,7 +27,11 @@ type Cache struct {
 	opt   CacheOptions
 	st    store
 	rules storeRules
-	now   func() time.Time
+	fr    freshness
+	// staleKeep is how long past freshness responses are kept: StaleKeep,
+	// or StaleOnError if longer.
+	staleKeep time.Duration
+	now       func() time.Time
 
 	flights   flightGroup
 	hints     boundedMap[string] // URL hash key -> last Vary names seen
@@ -65,6 +69,8 @@ func NewCache(rdb redis.UniversalClient, opt *CacheOptions) (*Cache, error) {
 		opt:        o,
 		st:         store{rdb: rdb, prefix: o.Prefix},
 		rules:      storeRules{allowCookies: o.AllowSetCookie, unkeyed: o.UnkeyedHeaders},
+		fr:         freshness{defaultTTL: o.DefaultTTL, lmFraction: o.LastModifiedFraction, targeted: o.TargetedFields},
+		staleKeep:  max(o.StaleKeep, o.StaleOnError),
 		now:        time.Now,
 		flights:    flightGroup{m: make(map[string]*flight)},
 		refreshing: make(map[string]bool),

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptrace"
 	"net/textproto"
@@ -30,10 +31,15 @@ func TestNewCache_invalidOptions(t *testing.T) {
 		{"negative OpTimeout", CacheOptions{OpTimeout: -time.Second}},
 		{"name not a token", CacheOptions{Name: "my cache"}},
 		{"unkeyed header with a colon", CacheOptions{UnkeyedHeaders: []string{"X-A: b"}}},
+		{"negative StaleOnError", CacheOptions{StaleOnError: -time.Second}},
+		{"LastModifiedFraction 1", CacheOptions{LastModifiedFraction: 1}},
+		{"LastModifiedFraction NaN", CacheOptions{LastModifiedFraction: math.NaN()}},
+		{"targeted field with a colon", CacheOptions{TargetedFields: []string{"CDN-Cache-Control:"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := NewCache(rdb, &tc.opt); !errors.Is(err, ErrInvalidOptions) {
-				t.Errorf("NewCache = %v, want ErrInvalidOptions", err)
+			_, err := NewCache(rdb, &tc.opt)
+			if !errors.Is(err, ErrInvalidOptions) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("NewCache = %v, want ErrInvalidOptions on one line", err)
 			}
 		})
 	}

@@ -44,6 +44,75 @@ func parseDirectives(h http.Header) directives {
 	return d
 }
 
+// parseTargeted parses a targeted cache-control field (RFC 9213): a
+// structured-field dictionary, so stricter than Cache-Control: keys are
+// lowercase tokens, values integers, tokens or quoted strings. ok is false
+// when the field is absent or invalid; the cache then falls back to
+// Cache-Control.
+func parseTargeted(lines []string) (d directives, ok bool) {
+	if len(lines) == 0 {
+		return nil, false
+	}
+	d = make(directives, 4)
+	for _, line := range lines {
+		for len(line) > 0 {
+			var item string
+			item, line = nextListItem(line)
+			item = strings.Trim(item, " \t")
+			if item == "" {
+				if strings.TrimSpace(line) == "" {
+					break
+				}
+				return nil, false // an empty member
+			}
+			name, arg, hasArg := strings.Cut(item, "=")
+			if !sfKey(name) {
+				return nil, false
+			}
+			switch {
+			case !hasArg:
+			case len(arg) >= 2 && arg[0] == '"' && arg[len(arg)-1] == '"':
+				arg = unquote(arg[1 : len(arg)-1])
+			case sfInteger(arg), isToken(arg):
+			default:
+				return nil, false
+			}
+			if _, seen := d[name]; !seen {
+				d[name] = arg
+			}
+		}
+	}
+	return d, true
+}
+
+// sfKey reports whether s is a structured-field dictionary key.
+func sfKey(s string) bool {
+	if s == "" || !(s[0] == '*' || s[0] >= 'a' && s[0] <= 'z') {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.' || c == '*') {
+			return false
+		}
+	}
+	return true
+}
+
+// sfInteger reports whether s is a structured-field integer.
+func sfInteger(s string) bool {
+	s = strings.TrimPrefix(s, "-")
+	if s == "" || len(s) > 15 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 // nextListItem splits s at the first comma that is not inside a quoted
 // string.
 func nextListItem(s string) (item, rest string) {
@@ -170,29 +239,69 @@ type policy struct {
 	hasValidator bool
 }
 
-// responsePolicy computes the freshness lifetime of a response (RFC 9111
-// section 4.2.1): s-maxage, then max-age, then Expires minus Date; else
-// defaultTTL for heuristically cacheable statuses.
-func responsePolicy(status int, h http.Header, d directives, defaultTTL time.Duration) policy {
+// freshness holds the options that decide what a response's headers mean
+// for this cache.
+type freshness struct {
+	defaultTTL time.Duration // for heuristically cacheable responses
+	lmFraction float64       // of Date - Last-Modified, for heuristic freshness
+	targeted   []string      // targeted cache-control fields, in order (RFC 9213)
+}
+
+// maxHeuristic caps Last-Modified-based freshness when no DefaultTTL does.
+const maxHeuristic = 24 * time.Hour
+
+// directives returns the directives that govern this cache for a response
+// with header h: those of the first targeted field with a valid value, or
+// else Cache-Control; and whether a targeted field was used.
+func (fr freshness) directives(h http.Header) (directives, bool) {
+	for _, name := range fr.targeted {
+		if d, ok := parseTargeted(h.Values(name)); ok {
+			return d, true
+		}
+	}
+	return parseDirectives(h), false
+}
+
+// of returns the directives and policy of a response.
+func (fr freshness) of(status int, h http.Header) (directives, policy) {
+	d, targeted := fr.directives(h)
+	return d, fr.policy(status, h, d, targeted)
+}
+
+// policy computes the freshness lifetime of a response (RFC 9111 section
+// 4.2.1): s-maxage, then max-age, then Expires minus Date (not when a
+// targeted field governs: RFC 9213 section 2.1); else, for heuristically
+// cacheable statuses, a fraction of the time since Last-Modified or
+// defaultTTL (section 4.2.2).
+func (fr freshness) policy(status int, h http.Header, d directives, targeted bool) policy {
 	var p policy
 	p.hasValidator = h.Get("ETag") != "" || h.Get("Last-Modified") != ""
 	p.noCache = d.has("no-cache")
 	p.mustReval = d.has("must-revalidate") || d.has("proxy-revalidate") || d.has("s-maxage")
 	p.swr, _ = d.seconds("stale-while-revalidate")
 	p.sie, _ = d.seconds("stale-if-error")
+	heuristic := heuristicStatus[status] || d.has("public")
 	if v, ok := d.seconds("s-maxage"); ok {
 		p.lifetime, p.explicit = v, true
 	} else if v, ok := d.seconds("max-age"); ok {
 		p.lifetime, p.explicit = v, true
-	} else if t, present, ok := singleDate(h, "Expires"); present {
+	} else if t, present, ok := singleDate(h, "Expires"); present && !targeted {
 		// An invalid Expires (a bad date, "0", several lines) means
 		// already expired (RFC 9111 section 5.3).
 		p.explicit = true
 		if date := responseDate(h); ok && !date.IsZero() && t.After(date) {
 			p.lifetime = t.Sub(date)
 		}
-	} else if defaultTTL > 0 && (heuristicStatus[status] || d.has("public")) {
-		p.lifetime = defaultTTL
+	} else if lm, _, ok := singleDate(h, "Last-Modified"); ok && fr.lmFraction > 0 && heuristic {
+		if date := responseDate(h); !date.IsZero() && date.After(lm) {
+			limit := fr.defaultTTL
+			if limit == 0 {
+				limit = maxHeuristic
+			}
+			p.lifetime = min(time.Duration(float64(date.Sub(lm))*fr.lmFraction), limit)
+		}
+	} else if fr.defaultTTL > 0 && heuristic {
+		p.lifetime = fr.defaultTTL
 	}
 	return p
 }
@@ -313,17 +422,27 @@ func normalizeVary(h http.Header) (spec string, star bool) {
 // caseInsensitiveValues lists request fields whose values compare without
 // case, so "GZIP" and "gzip" select the same variant.
 var caseInsensitiveValues = map[string]bool{
-	"Accept-Encoding": true, "Accept-Language": true, "Accept-Charset": true,
+	"Accept-Encoding": true, "Accept-Language": true, "Accept-Charset": true, "Accept": true,
+}
+
+// unorderedLists lists request fields whose list order carries no meaning
+// (preference comes from q-values), so "gzip, br" and "br, gzip" select the
+// same variant (RFC 9111 section 4.1).
+var unorderedLists = map[string]bool{
+	"Accept-Encoding": true, "Accept-Language": true, "Accept-Charset": true, "Accept": true,
 }
 
 // varyValues returns the normalised values of the headers named in spec,
 // as they appear in the request: field lines combined, whitespace around
-// list members removed, absent fields distinguished from empty ones.
+// list members, ';' and '=' removed, case folded and members sorted where
+// the field's definition makes that meaningless, absent fields
+// distinguished from empty ones.
 func varyValues(spec string, h http.Header) string {
 	if spec == "" {
 		return ""
 	}
 	var b strings.Builder
+	var members []string
 	for name := range strings.SplitSeq(spec, ",") {
 		b.WriteString(name)
 		vals, ok := h[name]
@@ -332,26 +451,40 @@ func varyValues(spec string, h http.Header) string {
 			continue
 		}
 		b.WriteByte('=')
-		first := true
+		members = members[:0]
 		for _, v := range vals {
 			for m := range strings.SplitSeq(v, ",") {
-				m = strings.Join(strings.Fields(m), " ")
+				m = normalizeMember(m)
 				if m == "" {
 					continue
 				}
 				if caseInsensitiveValues[name] {
 					m = strings.ToLower(m)
 				}
-				if !first {
-					b.WriteByte(',')
-				}
-				first = false
-				b.WriteString(m)
+				members = append(members, m)
 			}
 		}
+		if unorderedLists[name] {
+			slices.Sort(members)
+		}
+		b.WriteString(strings.Join(members, ","))
 		b.WriteByte('\n')
 	}
 	return b.String()
+}
+
+// normalizeMember collapses whitespace in one list member and removes it
+// around ';' and '=' ("gzip ; q=0.8" is "gzip;q=0.8").
+func normalizeMember(m string) string {
+	m = strings.Join(strings.Fields(m), " ")
+	if !strings.ContainsAny(m, ";=") || !strings.Contains(m, " ") {
+		return m
+	}
+	for _, sep := range []string{";", "="} {
+		m = strings.ReplaceAll(m, " "+sep, sep)
+		m = strings.ReplaceAll(m, sep+" ", sep)
+	}
+	return m
 }
 
 // etagMatch reports whether the If-None-Match list matches etag by the weak

@@ -86,7 +86,7 @@ func TestResponsePolicy(t *testing.T) {
 			policy{lifetime: time.Second, explicit: true, swr: 2 * time.Second, sie: 3 * time.Second, mustReval: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := responsePolicy(tc.status, tc.h, parseDirectives(tc.h), tc.ttl)
+			got := freshness{defaultTTL: tc.ttl}.policy(tc.status, tc.h, parseDirectives(tc.h), false)
 			if diff := cmp.Diff(tc.want, got, cmp.AllowUnexported(policy{})); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
@@ -127,7 +127,7 @@ func TestStorable(t *testing.T) {
 				tc.req = http.Header{}
 			}
 			d := parseDirectives(tc.h)
-			p := responsePolicy(tc.status, tc.h, d, 0)
+			p := freshness{}.policy(tc.status, tc.h, d, false)
 			if got := storable(tc.req, parseRequest(tc.req), tc.status, tc.h, d, p, storeRules{allowCookies: tc.cookie, unkeyed: DefaultUnkeyedHeaders}); got != tc.want {
 				t.Errorf("storable = %q, want %q", got, tc.want)
 			}
@@ -156,7 +156,7 @@ func TestStorable_heuristicCredentials(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := parseDirectives(tc.h)
-			p := responsePolicy(200, tc.h, d, time.Minute)
+			p := freshness{defaultTTL: time.Minute}.policy(200, tc.h, d, false)
 			if got := storable(tc.req, parseRequest(tc.req), 200, tc.h, d, p, storeRules{}); got != tc.want {
 				t.Errorf("storable = %q, want %q", got, tc.want)
 			}

@@ -134,8 +134,9 @@ func (e *entry) age(now time.Time) time.Duration {
 }
 
 // policy computes e's freshness and reuse rules.
-func (e *entry) policy(defaultTTL time.Duration) policy {
-	return responsePolicy(e.status, e.header, parseDirectives(e.header), defaultTTL)
+func (e *entry) policy(fr freshness) policy {
+	_, p := fr.of(e.status, e.header)
+	return p
 }
 
 // retention is how long Redis keeps a response with policy p: its

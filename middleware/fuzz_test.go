@@ -25,7 +25,7 @@ func FuzzCacheControl(f *testing.F) {
 			t.Fatalf("negative request durations: %+v", rd)
 		}
 		for _, status := range []int{200, 206, 304, 404, 500} {
-			p := responsePolicy(status, h, d, time.Minute)
+			p := freshness{defaultTTL: time.Minute}.policy(status, h, d, false)
 			if p.lifetime < 0 || p.swr < 0 || p.sie < 0 {
 				t.Fatalf("negative policy durations: %+v", p)
 			}
@@ -65,7 +65,7 @@ func FuzzStoredEntry(f *testing.F) {
 			return
 		}
 		_ = e.age(time.Now())
-		_ = e.policy(time.Minute)
+		_ = e.policy(freshness{defaultTTL: time.Minute, lmFraction: 0.1, targeted: []string{"Cdn-Cache-Control"}})
 		again, err := decodeEntry(e.encode())
 		if err != nil || again.status != e.status || !bytes.Equal(again.body, e.body) || len(again.header) != len(e.header) {
 			t.Fatalf("re-encoded entry does not decode the same: %v", err)

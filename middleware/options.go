@@ -49,12 +49,41 @@ type CacheOptions struct {
 	// cache overwrites these fields).
 	UnkeyedHeaders []string
 
-	// StaleKeep is how long a response with a validator (ETag or
-	// Last-Modified) stays stored after it goes stale, so the handler can
-	// answer a revalidation with a cheap 304. If zero, 1 minute; if
-	// negative, stale responses are kept only for their stale-while-
-	// revalidate or stale-if-error windows.
+	// LastModifiedFraction turns on heuristic freshness from Last-Modified
+	// (RFC 9111 section 4.2.2): a response without explicit freshness, of a
+	// heuristically cacheable status, with a Last-Modified before its Date,
+	// is fresh for this fraction of the time between them (0.1 is the
+	// usual choice), at most DefaultTTL if set, else at most 24 hours. It
+	// takes precedence over DefaultTTL for responses with Last-Modified and
+	// is never given to a request with Cookie or Authorization, as
+	// DefaultTTL is not. If zero, off. It must be below 1.
+	LastModifiedFraction float64
+
+	// TargetedFields are the targeted cache-control fields (RFC 9213) this
+	// cache obeys, in order, e.g. []string{"CDN-Cache-Control"}: the first
+	// of them that a response carries with a valid value decides this
+	// cache's storing and freshness instead of Cache-Control and Expires,
+	// which still reach the client unchanged. If nil, none.
+	TargetedFields []string
+
+	// StaleKeep is how long a response stays stored after it goes stale:
+	// one with a validator (ETag or Last-Modified) so the handler can answer
+	// a revalidation with a cheap 304, one without so that a request's
+	// max-stale can still use it (unless the response says must-revalidate
+	// or no-cache). If zero, 1 minute; if negative, stale responses are
+	// kept only for their stale-while-revalidate or stale-if-error windows.
 	StaleKeep time.Duration
+
+	// StaleOnError is how long past its freshness a stored response may
+	// answer a request whose handler failed as an unreachable origin does:
+	// a 502 or 504 status, or a panic with http.ErrAbortHandler (what
+	// httputil.ReverseProxy does when the origin breaks off), as RFC 9111
+	// section 4.2.4 allows a disconnected cache, and only when the response
+	// permits serving it stale (not no-cache, must-revalidate,
+	// proxy-revalidate or s-maxage). Set it when the cache fronts a proxy
+	// (an hour is common). If zero, only a response's own stale-if-error
+	// does this. Responses are kept that long past freshness.
+	StaleOnError time.Duration
 
 	// MaxBodySize is the largest body the cache stores. A response whose
 	// Content-Length is larger is passed through without buffering; one
@@ -155,14 +184,26 @@ func (o CacheOptions) withDefaults() (CacheOptions, error) {
 	}
 	switch {
 	case o.DefaultTTL < 0:
-		return o, fmt.Errorf("%w: negative DefaultTTL", ErrInvalidOptions)
+		return o, fmt.Errorf("%w: DefaultTTL %v is negative", ErrInvalidOptions, o.DefaultTTL)
 	case o.MaxBodySize < 0:
-		return o, fmt.Errorf("%w: negative MaxBodySize", ErrInvalidOptions)
+		return o, fmt.Errorf("%w: MaxBodySize %d is negative", ErrInvalidOptions, o.MaxBodySize)
 	case o.OpTimeout < 0:
-		return o, fmt.Errorf("%w: negative OpTimeout", ErrInvalidOptions)
+		return o, fmt.Errorf("%w: OpTimeout %v is negative", ErrInvalidOptions, o.OpTimeout)
 	case o.RefreshTimeout < 0:
-		return o, fmt.Errorf("%w: negative RefreshTimeout", ErrInvalidOptions)
+		return o, fmt.Errorf("%w: RefreshTimeout %v is negative", ErrInvalidOptions, o.RefreshTimeout)
+	case o.StaleOnError < 0:
+		return o, fmt.Errorf("%w: StaleOnError %v is negative", ErrInvalidOptions, o.StaleOnError)
+	case !(o.LastModifiedFraction >= 0 && o.LastModifiedFraction < 1): // also NaN
+		return o, fmt.Errorf("%w: LastModifiedFraction %v: want 0 (off) to below 1", ErrInvalidOptions, o.LastModifiedFraction)
 	}
+	targeted := make([]string, 0, len(o.TargetedFields))
+	for _, n := range o.TargetedFields {
+		if !isToken(n) || strings.ContainsAny(n, ":/") {
+			return o, fmt.Errorf("%w: TargetedFields has invalid field name %q", ErrInvalidOptions, n)
+		}
+		targeted = append(targeted, textproto.CanonicalMIMEHeaderKey(n))
+	}
+	o.TargetedFields = targeted
 	if o.StaleKeep == 0 {
 		o.StaleKeep = defaultStaleKeep
 	} else if o.StaleKeep < 0 {

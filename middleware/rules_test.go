@@ -585,6 +585,140 @@ var rules = []rule{
 		},
 	},
 	{
+		name:    "CDN-Cache-Control, when targeted, decides over Cache-Control; the client still gets Cache-Control",
+		opt:     &CacheOptions{TargetedFields: []string{"CDN-Cache-Control"}},
+		respond: fixed("Cache-Control", "no-store", "CDN-Cache-Control", "max-age=60"),
+		steps: []step{
+			{wantCalls: 1, wantHeader: map[string]string{"Cache-Control": "no-store"}},
+			{wantCalls: 1, wantCS: "hit; ttl=60", wantHeader: map[string]string{"Cache-Control": "no-store"}},
+		},
+	},
+	{
+		name:    "a targeted no-store wins over a Cache-Control max-age",
+		opt:     &CacheOptions{TargetedFields: []string{"Aside-Cache-Control", "CDN-Cache-Control"}},
+		respond: fixed("Cache-Control", "max-age=60", "CDN-Cache-Control", "max-age=60", "Aside-Cache-Control", "no-store"),
+		steps:   []step{{wantCalls: 1}, {wantCalls: 2}},
+	},
+	{
+		name:    "an invalid targeted field is ignored: Cache-Control decides",
+		opt:     &CacheOptions{TargetedFields: []string{"CDN-Cache-Control"}},
+		respond: fixed("Cache-Control", "no-store", "CDN-Cache-Control", "Max-Age=60"),
+		steps:   []step{{wantCalls: 1}, {wantCalls: 2}},
+	},
+	{
+		name:    "a targeted field makes this cache ignore Expires",
+		opt:     &CacheOptions{TargetedFields: []string{"CDN-Cache-Control"}},
+		respond: fixed("Expires", "Thu, 01 Jan 2099 00:00:00 GMT", "CDN-Cache-Control", "must-revalidate"),
+		steps:   []step{{wantCalls: 1}, {wantCalls: 2}},
+	},
+	{
+		name:    "without TargetedFields, CDN-Cache-Control is not obeyed",
+		respond: fixed("Cache-Control", "no-store", "CDN-Cache-Control", "max-age=60"),
+		steps:   []step{{wantCalls: 1}, {wantCalls: 2}},
+	},
+	{
+		name: "StaleOnError: a 502 from the origin is replaced by the stale response",
+		opt:  &CacheOptions{StaleOnError: time.Hour},
+		respond: func(w http.ResponseWriter, r *http.Request, call int32) {
+			w.Header().Set("Cache-Control", "max-age=10")
+			if call > 1 {
+				http.Error(w, "bad gateway", http.StatusBadGateway)
+				return
+			}
+			fmt.Fprintf(w, "v%d", call)
+		},
+		steps: []step{
+			{wantCalls: 1},
+			{advance: 20 * time.Minute, wantCalls: 2, wantBody: body("v1"), wantCS: "fwd=stale; fwd-status=502; ttl=-1190"},
+		},
+	},
+	{
+		name: "StaleOnError: a handler aborted with http.ErrAbortHandler is replaced by the stale response",
+		opt:  &CacheOptions{StaleOnError: time.Hour},
+		respond: func(w http.ResponseWriter, r *http.Request, call int32) {
+			if call > 1 {
+				panic(http.ErrAbortHandler)
+			}
+			w.Header().Set("Cache-Control", "max-age=10")
+			fmt.Fprintf(w, "v%d", call)
+		},
+		steps: []step{
+			{wantCalls: 1},
+			{advance: 20 * time.Second, wantCalls: 2, wantBody: body("v1"), wantStatus: 200},
+		},
+	},
+	{
+		name: "StaleOnError: not past must-revalidate",
+		opt:  &CacheOptions{StaleOnError: time.Hour},
+		respond: func(w http.ResponseWriter, r *http.Request, call int32) {
+			w.Header().Set("Cache-Control", "max-age=10, must-revalidate")
+			if call > 1 {
+				http.Error(w, "bad gateway", http.StatusBadGateway)
+				return
+			}
+			fmt.Fprintf(w, "v%d", call)
+		},
+		steps: []step{{wantCalls: 1}, {advance: 20 * time.Second, wantCalls: 2, wantStatus: 502}},
+	},
+	{
+		name: "StaleOnError: not past its window, nor for a 500",
+		opt:  &CacheOptions{StaleOnError: time.Minute},
+		respond: func(w http.ResponseWriter, r *http.Request, call int32) {
+			w.Header().Set("Cache-Control", "max-age=10")
+			switch call {
+			case 1:
+				fmt.Fprintf(w, "v%d", call)
+			case 2:
+				http.Error(w, "oops", http.StatusInternalServerError)
+			default:
+				http.Error(w, "bad gateway", http.StatusBadGateway)
+			}
+		},
+		steps: []step{
+			{wantCalls: 1},
+			{advance: 20 * time.Second, wantCalls: 2, wantStatus: 500},
+			{advance: 2 * time.Minute, wantCalls: 3, wantStatus: 502},
+		},
+	},
+	{
+		name:    "Range requests are answered from a stored complete 200",
+		respond: conditional(`"r1"`, "max-age=60"),
+		steps: []step{
+			{wantCalls: 1, wantBody: body("v1")},
+			{header: hdr("Range", "bytes=1-1"), wantCalls: 1, wantStatus: 206, wantBody: body("1"),
+				wantHeader: map[string]string{"Content-Range": "bytes 1-1/2"}},
+			{header: hdr("Range", "bytes=5-"), wantCalls: 1, wantStatus: 416,
+				wantHeader: map[string]string{"Content-Range": "bytes */2"}},
+			{header: hdr("Range", "bytes=0-0", "If-Range", `"other"`), wantCalls: 1, wantBody: body("v1")},
+			{header: hdr("Range", "bytes=0-0", "If-Range", `"r1"`), wantCalls: 1, wantStatus: 206, wantBody: body("v")},
+		},
+	},
+	{
+		name:    "heuristic freshness: a tenth of the time since Last-Modified",
+		opt:     &CacheOptions{LastModifiedFraction: 0.1},
+		respond: fixed("Last-Modified", "Sun, 02 Jan 2000 02:47:25 GMT"), // 1000 s before the clock
+		steps: []step{
+			{wantCalls: 1},
+			{advance: 50 * time.Second, wantCalls: 1, wantCS: "hit; ttl=50"},
+			{advance: 60 * time.Second, wantCalls: 2},
+		},
+	},
+	{
+		name:    "heuristic freshness is capped by DefaultTTL",
+		opt:     &CacheOptions{LastModifiedFraction: 0.1, DefaultTTL: 30 * time.Second},
+		respond: fixed("Last-Modified", "Sun, 02 Jan 2000 02:47:25 GMT"),
+		steps:   []step{{wantCalls: 1}, {advance: 20 * time.Second, wantCalls: 1, wantCS: "hit; ttl=10"}, {advance: 20 * time.Second, wantCalls: 2}},
+	},
+	{
+		name:    "Vary: the same Accept-Encoding in another order and case selects the same variant",
+		respond: fixed("Cache-Control", "max-age=60", "Vary", "Accept-Encoding"),
+		steps: []step{
+			{header: hdr("Accept-Encoding", "gzip, br;q=0.5"), wantCalls: 1},
+			{header: hdr("Accept-Encoding", "BR ; q=0.5,GZIP"), wantCalls: 1, wantCS: "hit; ttl=60"},
+			{header: hdr("Accept-Encoding", "deflate"), wantCalls: 2},
+		},
+	},
+	{
 		name:    "a stale response without a validator is kept for max-stale",
 		respond: fixed("Cache-Control", "max-age=1"),
 		steps: []step{

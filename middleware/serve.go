@@ -1,6 +1,7 @@
 package middleware
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -129,13 +130,13 @@ func (x *exchange) load() (*entry, lookupResult, error) {
 func (x *exchange) tryServe(e *entry) bool {
 	c := x.c
 	age := e.age(x.now)
-	p := e.policy(c.opt.DefaultTTL)
+	p := e.policy(c.fr)
 	if p.noCache {
-		if age > retention(p, c.opt.StaleKeep) {
+		if age > retention(p, c.staleKeep) {
 			x.fwd = "miss"
 			return false
 		}
-	} else if age > p.lifetime+max(p.swr, p.sie)+keepIf(keptStale(p), c.opt.StaleKeep) {
+	} else if age > p.lifetime+max(p.swr, p.sie)+keepIf(keptStale(p), c.staleKeep) {
 		x.fwd = "miss"
 		return false
 	}
@@ -187,7 +188,7 @@ func (x *exchange) shareable(e *entry) (time.Duration, bool) {
 		return 0, false
 	}
 	age := e.age(x.c.now())
-	p := e.policy(x.c.opt.DefaultTTL)
+	p := e.policy(x.c.fr)
 	ttl := p.lifetime - age
 	fresh := !p.noCache && ttl > 0
 	if fresh && !x.refusedByRequest(age, ttl, fresh) {
@@ -208,13 +209,26 @@ func keepIf(ok bool, d time.Duration) time.Duration {
 
 func secs(d time.Duration) string { return strconv.FormatInt(int64(d/time.Second), 10) }
 
-// staleIfError reports whether the stale response may replace an error.
-func (x *exchange) staleIfError() bool {
+// staleIfError reports whether the stale response may replace an error:
+// under its own stale-if-error, or, when originDown (a 502, a 504 or an
+// aborted handler), under [CacheOptions.StaleOnError] if the response
+// allows serving it stale at all (RFC 9111 section 4.2.4).
+func (x *exchange) staleIfError(originDown bool) bool {
 	if x.stale == nil || x.fwd != "stale" {
 		return false
 	}
-	p := x.stale.policy(x.c.opt.DefaultTTL)
-	return p.sie > 0 && x.stale.age(x.c.now())-p.lifetime <= p.sie
+	p := x.stale.policy(x.c.fr)
+	stale := x.stale.age(x.c.now()) - p.lifetime
+	if p.sie > 0 && stale <= p.sie {
+		return true
+	}
+	return originDown && x.c.opt.StaleOnError > 0 && !p.mustReval && !p.noCache && stale <= x.c.opt.StaleOnError
+}
+
+// originDownStatus lists the statuses with which a gateway says it could
+// not reach the origin.
+func originDownStatus(status int) bool {
+	return status == http.StatusBadGateway || status == http.StatusGatewayTimeout
 }
 
 // serve writes a stored response, or a 304 when the request's conditions
@@ -231,6 +245,10 @@ func (x *exchange) serve(e *entry, age time.Duration, params string) {
 		x.w.WriteHeader(http.StatusNotModified)
 		return
 	}
+	if e.status == http.StatusOK && x.r.Header.Get("Range") != "" {
+		x.serveRange(e)
+		return
+	}
 	if bodyAllowed(e.status) {
 		h.Set("Content-Length", strconv.Itoa(len(e.body)))
 	}
@@ -238,6 +256,21 @@ func (x *exchange) serve(e *entry, age time.Duration, params string) {
 	if x.r.Method != http.MethodHead && bodyAllowed(e.status) {
 		_, _ = x.w.Write(e.body)
 	}
+}
+
+// serveRange answers a Range request from a stored complete 200 (RFC 9110
+// section 14): 206 with Content-Range for one range, multipart/byteranges
+// for several, 416 when none is satisfiable, the whole 200 when If-Range
+// does not match. net/http's ServeContent implements exactly that; the
+// stored fields are already in the header, and an absent Content-Type
+// stays absent (no sniffing).
+func (x *exchange) serveRange(e *entry) {
+	h := x.w.Header()
+	if _, ok := h["Content-Type"]; !ok {
+		h["Content-Type"] = nil
+	}
+	lm, _, _ := singleDate(e.header, "Last-Modified")
+	http.ServeContent(x.w, x.r, "", lm, bytes.NewReader(e.body))
 }
 
 // staleErrorStatus lists the statuses stale-if-error replaces (RFC 5861
@@ -389,7 +422,7 @@ func (x *exchange) fill(l *lease) *entry {
 	}
 	switch {
 	case o.panicked:
-		if o.rec.mode != modePass && o.rec.mode != modeNotModified && x.staleIfError() {
+		if o.rec.mode != modePass && o.rec.mode != modeNotModified && x.staleIfError(o.panicVal == http.ErrAbortHandler) {
 			c.report(fmt.Errorf("middleware: handler for %s panicked, served the stale response (stale-if-error): %v", x.r.URL.Path, o.panicVal))
 			x.serveStaleOnError(http.StatusInternalServerError)
 			return nil
@@ -422,7 +455,7 @@ func (x *exchange) serveStaleOnError(status int) {
 	x.c.ctr.staleOnError.Add(1)
 	e := x.stale
 	age := e.age(x.c.now())
-	ttl := e.policy(x.c.opt.DefaultTTL).lifetime - age
+	ttl := e.policy(x.c.fr).lifetime - age
 	x.serve(e, age, "fwd=stale; fwd-status="+strconv.Itoa(status)+"; ttl="+secs(ttl))
 }
 
@@ -445,7 +478,7 @@ func (x *exchange) run() (o outcome) {
 			revalidating = true
 		}
 	}
-	sieOK := x.staleIfError()
+	sieOK, downOK := x.staleIfError(false), x.staleIfError(true)
 	var ownStatus []string
 	o.reqTime = c.now()
 	o.rec = newRecorder(x.w, c.opt.MaxBodySize, func(status int, h http.Header) (mode, bool) {
@@ -461,15 +494,14 @@ func (x *exchange) run() (o outcome) {
 			o.revalidated = true
 			return modeHold, false
 		}
-		if sieOK && staleErrorStatus(status) {
+		if sieOK && staleErrorStatus(status) || downOK && originDownStatus(status) {
 			o.failed = true
 			return modeHold, false
 		}
-		d := parseDirectives(h)
-		p := responsePolicy(status, h, d, c.opt.DefaultTTL)
+		d, p := c.fr.of(status, h)
 		o.storable = x.r.Method == http.MethodGet &&
 			storable(x.r.Header, x.rd, status, h, d, p, c.rules) == "" &&
-			retention(p, c.opt.StaleKeep) > 0
+			retention(p, c.staleKeep) > 0
 		ownStatus = slices.Clone(h.Values("Cache-Status"))
 		params := "fwd=" + x.fwd + "; fwd-status=" + strconv.Itoa(status)
 		if status == http.StatusOK && x.w != nil && notModified(x.r.Header, h) {
@@ -568,9 +600,8 @@ func (x *exchange) refreshed(o outcome) *entry {
 // save stores e under the exchange's URL unless a purge intervened.
 func (x *exchange) save(e *entry, tags []string) bool {
 	c := x.c
-	p := e.policy(c.opt.DefaultTTL)
-	keep := retention(p, c.opt.StaleKeep)
-	d := parseDirectives(e.header)
+	d, p := c.fr.of(e.status, e.header)
+	keep := retention(p, c.staleKeep)
 	if keep <= 0 || storable(x.r.Header, x.rd, e.status, e.header, d, p, c.rules) != "" {
 		return false
 	}
