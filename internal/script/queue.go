@@ -11,4 +11,9 @@ var (
 	QueueCounts      = load("queue_counts.lua")
 	QueuePeekDead    = load("queue_peek_dead.lua")
 	QueueRequeueDead = load("queue_requeue_dead.lua")
+	// Inspection and repair, for operators (cmd/aside).
+	QueuePeek          = load("queue_peek.lua")
+	QueueDelete        = load("queue_delete.lua")
+	QueueRequeueDeadID = load("queue_requeue_dead_id.lua")
+	QueuePurgeDead     = load("queue_purge_dead.lua")
 )

@@ -18,6 +18,7 @@ var all = []*Script{
 	MiddlewareStore, MiddlewarePurge, MiddlewareTag, IdemBegin, IdemComplete, IdemAbandon, IdemRenew,
 	CacheAcquire, CacheFill, CacheRelease, CacheVersionedSet, CacheVersionedDel, CacheBloomTest, CacheBloomAdd, CacheBloomSwap,
 	QueueEnqueue, QueueFetch, QueueAck, QueueNack, QueueExtend, QueueCounts, QueuePeekDead, QueueRequeueDead,
+	QueuePeek, QueueDelete, QueueRequeueDeadID, QueuePurgeDead,
 	ConsistencyIntent, ConsistencyCommit, ConsistencyClaim, ConsistencyDone,
 	SessionLoad, SessionSave, SessionRevoke,
 }
