@@ -2,7 +2,6 @@ package queue
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"sync"
 	"time"
@@ -106,7 +105,7 @@ func (q *Queue) itemArgs(it Item) ([]any, error) {
 	}
 	given := "1"
 	if c.id == "" {
-		c.id, given = rand.Text(), "0"
+		c.id, given = newID(time.Now()), "0"
 	}
 	delay := c.delay
 	if !c.at.IsZero() {

@@ -29,6 +29,7 @@ type keyset struct {
 	seq, wake, dedupe, dedupeID    string
 
 	enqueue, fetch, ack, nack, extend, counts, peek, requeue, all []string
+	remove, deadRecords                                           []string
 }
 
 func newKeyset(prefix, name string) keyset {
@@ -48,6 +49,8 @@ func newKeyset(prefix, name string) keyset {
 	k.counts = []string{k.ready, k.inflight, k.delayed, k.dead}
 	k.peek = []string{k.dead, k.payload, k.count, k.error}
 	k.requeue = []string{k.dead, k.ready, k.payload, k.count, k.wake}
+	k.remove = []string{k.ready, k.inflight, k.delayed, k.dead, k.payload, k.count, k.token, k.error}
+	k.deadRecords = []string{k.dead, k.payload, k.count, k.error}
 	// all is what Purge deletes: every message, not the token counter.
 	k.all = []string{k.ready, k.inflight, k.delayed, k.dead, k.payload, k.count, k.token, k.error,
 		k.wake, k.dedupe, k.dedupeID}

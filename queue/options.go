@@ -69,7 +69,7 @@ func (o *Options) normalize() (Options, error) {
 		out = *o
 	}
 	if out.Prefix == "" {
-		out.Prefix = "aside:queue"
+		out.Prefix = defaultPrefix
 	}
 	if keys.CheckPrefix(out.Prefix) != nil {
 		return out, fmt.Errorf("%w: Prefix %q contains '{', '}' or '|'", ErrInvalidOptions, out.Prefix)
@@ -301,3 +301,6 @@ func WithMaxDeliveries(n int) EnqueueOption {
 		c.maxDeliveries = n
 	}
 }
+
+// defaultPrefix is the Prefix of [Options] when empty.
+const defaultPrefix = "aside:queue"
