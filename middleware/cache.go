@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aside-go/aside/internal/validate"
+	"github.com/aside-go/aside/middleware/internal/httprule"
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/metric"
 )
@@ -26,8 +27,8 @@ import (
 type Cache struct {
 	opt   CacheOptions
 	st    store
-	rules storeRules
-	fr    freshness
+	rules httprule.StoreRules
+	fr    httprule.Freshness
 	// staleKeep is how long past freshness responses are kept: StaleKeep,
 	// or StaleOnError if longer.
 	staleKeep time.Duration
@@ -68,8 +69,8 @@ func NewCache(rdb redis.UniversalClient, opt *CacheOptions) (*Cache, error) {
 	c := &Cache{
 		opt:        o,
 		st:         store{rdb: rdb, prefix: o.Prefix},
-		rules:      storeRules{allowCookies: o.AllowSetCookie, unkeyed: o.UnkeyedHeaders},
-		fr:         freshness{defaultTTL: o.DefaultTTL, lmFraction: o.LastModifiedFraction, targeted: o.TargetedFields},
+		rules:      httprule.StoreRules{AllowCookies: o.AllowSetCookie, Unkeyed: o.UnkeyedHeaders},
+		fr:         httprule.Freshness{DefaultTTL: o.DefaultTTL, LMFraction: o.LastModifiedFraction, Targeted: o.TargetedFields},
 		staleKeep:  max(o.StaleKeep, o.StaleOnError),
 		now:        time.Now,
 		flights:    flightGroup{m: make(map[string]*flight)},

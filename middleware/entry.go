@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"time"
+
+	"github.com/aside-go/aside/middleware/internal/httprule"
 )
 
 // entry is one stored response: what the handler sent, when it was asked
@@ -123,41 +125,11 @@ func (r *reader) str() string {
 
 // age is the current age of e at now (RFC 9111 section 4.2.3).
 func (e *entry) age(now time.Time) time.Duration {
-	ageValue := parseAge(e.header)
-	apparent := time.Duration(0)
-	if date := responseDate(e.header); !date.IsZero() {
-		apparent = max(0, e.respTime.Sub(date))
-	}
-	delay := max(0, e.respTime.Sub(e.reqTime))
-	initial := max(apparent, ageValue+delay)
-	return initial + max(0, now.Sub(e.respTime))
+	return httprule.Age(e.header, e.reqTime, e.respTime, now)
 }
 
 // policy computes e's freshness and reuse rules.
-func (e *entry) policy(fr freshness) policy {
-	_, p := fr.of(e.status, e.header)
+func (e *entry) policy(fr httprule.Freshness) httprule.Policy {
+	_, p := fr.Of(e.status, e.header)
 	return p
-}
-
-// retention is how long Redis keeps a response with policy p: its
-// freshness, plus the longest stale window it allows, plus staleKeep when
-// it can still be used stale (see keptStale).
-func retention(p policy, staleKeep time.Duration) time.Duration {
-	d := p.lifetime
-	if p.noCache {
-		d = 0
-	}
-	d += max(p.swr, p.sie)
-	if keptStale(p) {
-		d += staleKeep
-	}
-	return d
-}
-
-// keptStale reports whether a stale response with policy p is worth
-// keeping past its freshness: with a validator it can be revalidated with
-// a 304; without one it can still answer a request's max-stale, unless
-// the response forbids serving it stale.
-func keptStale(p policy) bool {
-	return p.hasValidator || !p.mustReval && !p.noCache && p.lifetime > 0
 }

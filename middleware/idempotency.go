@@ -19,6 +19,7 @@ import (
 	leases "github.com/aside-go/aside/internal/lease"
 	"github.com/aside-go/aside/internal/script"
 	"github.com/aside-go/aside/internal/validate"
+	"github.com/aside-go/aside/middleware/internal/httprule"
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/metric"
 )
@@ -339,7 +340,7 @@ func (m *Idempotency) run(w http.ResponseWriter, r *http.Request, next http.Hand
 		defer cancel()
 		if keep {
 			h := rw.header.Clone()
-			stripForStorage(h, false) // a replay never hands out the first response's cookies
+			httprule.StripForStorage(h, false) // a replay never hands out the first response's cookies
 			e := &entry{status: rw.status, header: h, body: rw.body, reqTime: respTime, respTime: respTime}
 			if !rw.bodyComplete() {
 				// The operation ran, so the key must not run it again, but
@@ -372,7 +373,7 @@ func parseIdempotencyKey(lines []string) (string, bool) {
 	}
 	v := strings.TrimSpace(lines[0])
 	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
-		v = unquote(v[1 : len(v)-1])
+		v = httprule.Unquote(v[1 : len(v)-1])
 	}
 	if v == "" || len(v) > maxKeyLen {
 		return "", false

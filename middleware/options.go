@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/aside-go/aside/internal/keys"
+	"github.com/aside-go/aside/middleware/internal/httprule"
 )
 
 // CacheOptions configure a [Cache]. The zero value is usable: every field
@@ -179,7 +180,7 @@ func (o CacheOptions) withDefaults() (CacheOptions, error) {
 	if o.Name == "" {
 		o.Name = defaultName
 	}
-	if !isToken(o.Name) {
+	if !httprule.IsToken(o.Name) {
 		return o, fmt.Errorf("%w: Name %q is not a token", ErrInvalidOptions, o.Name)
 	}
 	switch {
@@ -198,7 +199,7 @@ func (o CacheOptions) withDefaults() (CacheOptions, error) {
 	}
 	targeted := make([]string, 0, len(o.TargetedFields))
 	for _, n := range o.TargetedFields {
-		if !isToken(n) || strings.ContainsAny(n, ":/") {
+		if !httprule.IsToken(n) || strings.ContainsAny(n, ":/") {
 			return o, fmt.Errorf("%w: TargetedFields has invalid field name %q", ErrInvalidOptions, n)
 		}
 		targeted = append(targeted, textproto.CanonicalMIMEHeaderKey(n))
@@ -239,23 +240,4 @@ func (o CacheOptions) withDefaults() (CacheOptions, error) {
 		o.RefreshTimeout = defaultRefresh
 	}
 	return o, nil
-}
-
-// isToken reports whether s is a structured-field token (RFC 8941).
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	c := s[0]
-	if !(c == '*' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || c == '"' || c == '(' || c == ')' || c == ',' || c == ';' || c == '=' ||
-			c == '<' || c == '>' || c == '@' || c == '[' || c == '\\' || c == ']' || c == '?' || c == '{' || c == '}' {
-			return false
-		}
-	}
-	return true
 }

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/aside-go/aside/middleware/internal/httprule"
 )
 
 // mode says where a handler's response goes once its status is known.
@@ -108,7 +110,7 @@ func (r *recorder) WriteHeader(code int) {
 	case modeNotModified:
 		h := r.w.Header()
 		copyHeader(h, r.header)
-		stripFor304(h)
+		httprule.StripFor304(h)
 		r.w.WriteHeader(http.StatusNotModified)
 	}
 }
@@ -275,16 +277,5 @@ func (r *recorder) release(fits bool) {
 func copyHeader(dst, src http.Header) {
 	for k, v := range src {
 		dst[k] = v
-	}
-}
-
-// stripFor304 removes the representation fields a 304 must not carry
-// (RFC 9110 section 15.4.5), as net/http does.
-func stripFor304(h http.Header) {
-	h.Del("Content-Type")
-	h.Del("Content-Length")
-	h.Del("Content-Encoding")
-	if h.Get("ETag") != "" {
-		h.Del("Last-Modified")
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aside-go/aside/internal/redistest"
+	"github.com/aside-go/aside/middleware/internal/httprule"
 )
 
 // TestCache_Handler_collapsedNeedRevalidation: requests that waited on
@@ -40,7 +41,7 @@ func TestCache_Handler_collapsedNeedRevalidation(t *testing.T) {
 					etag := `"` + user + `"`
 					w.Header().Set("Cache-Control", cc)
 					w.Header().Set("ETag", etag)
-					if etagMatch(r.Header.Values("If-None-Match"), etag) {
+					if httprule.ETagMatch(r.Header.Values("If-None-Match"), etag) {
 						w.WriteHeader(http.StatusNotModified)
 						return
 					}

@@ -1,8 +1,7 @@
-package middleware
+package httprule
 
 import (
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -33,10 +32,10 @@ func parseHTTPDate(s string) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// singleDate returns the HTTP-date of a singleton field of h: absent (ok
+// SingleDate returns the HTTP-date of a singleton field of h: absent (ok
 // false, present false), valid, or invalid (several field lines, a list,
 // or a malformed date).
-func singleDate(h http.Header, name string) (t time.Time, present, ok bool) {
+func SingleDate(h http.Header, name string) (t time.Time, present, ok bool) {
 	vals := h.Values(name)
 	if len(vals) == 0 {
 		return time.Time{}, false, false
@@ -48,30 +47,12 @@ func singleDate(h http.Header, name string) (t time.Time, present, ok bool) {
 	return t, true, ok
 }
 
-// maxAge is the largest Age a cache sends (RFC 9111 section 1.2.2:
-// 2^31 seconds stands for anything larger).
-const maxAge = 1 << 31
-
-// parseAge reads the Age field of h (RFC 9111 section 5.1): of a list, the
-// first member; a value that is not a non-negative integer is ignored.
-func parseAge(h http.Header) time.Duration {
-	vals := h.Values("Age")
-	if len(vals) == 0 {
-		return 0
+// responseDate returns the response's Date, or the zero time when it is
+// absent or invalid.
+func responseDate(h http.Header) time.Time {
+	t, _, ok := SingleDate(h, "Date")
+	if !ok {
+		return time.Time{}
 	}
-	first, _, _ := strings.Cut(vals[0], ",")
-	first = strings.TrimSpace(first)
-	if first == "" {
-		return 0
-	}
-	for i := 0; i < len(first); i++ {
-		if first[i] < '0' || first[i] > '9' {
-			return 0
-		}
-	}
-	n, err := strconv.ParseInt(first, 10, 64)
-	if err != nil || n > maxAge {
-		n = maxAge // all digits: only too large to parse
-	}
-	return time.Duration(n) * time.Second
+	return t
 }

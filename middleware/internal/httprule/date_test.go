@@ -1,7 +1,6 @@
-package middleware
+package httprule
 
 import (
-	"net/http"
 	"testing"
 	"time"
 )
@@ -29,30 +28,6 @@ func TestParseHTTPDate(t *testing.T) {
 		if ok != tt.ok || ok && !got.Equal(want) {
 			t.Errorf("parseHTTPDate(%q) = %v, %v; want ok=%v", tt.in, got, ok, tt.ok)
 		}
-	}
-}
-
-func TestParseAge(t *testing.T) {
-	tests := []struct {
-		name string
-		vals []string
-		want time.Duration
-	}{
-		{"absent", nil, 0},
-		{"plain", []string{"30"}, 30 * time.Second},
-		{"list: first member", []string{"7200, 0"}, 7200 * time.Second},
-		{"lines: first line", []string{"5", "900"}, 5 * time.Second},
-		{"negative ignored", []string{"-5"}, 0},
-		{"not a number ignored", []string{"1e3"}, 0},
-		{"huge capped at 2^31", []string{"99999999999999999999999"}, (1 << 31) * time.Second},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			h := http.Header{"Age": tt.vals}
-			if got := parseAge(h); got != tt.want {
-				t.Errorf("parseAge(%q) = %v, want %v", tt.vals, got, tt.want)
-			}
-		})
 	}
 }
 
