@@ -30,11 +30,13 @@ type BloomOptions struct {
 	// If zero, 0.01.
 	FalsePositive float64
 	// Shared keeps the filter in Redis (one string of bits under
-	// "{prefix|}:bloom", tested and set by Lua in one round trip each), so
-	// every process sees one filter and Set in any process updates it. If
-	// false, each process keeps its own filter in memory: zero Redis calls
-	// for a rejected key, but another process's Set is not seen until the
-	// next rebuild (a key Set elsewhere reads as not found here until then).
+	// "{prefix|}:bloom", tested and set by Lua in one round trip each, and
+	// its size and hash count in the hash "{prefix|}:bloom:params", read by
+	// [InspectBloom]), so every process sees one filter and Set in any
+	// process updates it. If false, each process keeps its own filter in
+	// memory: zero Redis calls for a rejected key, but another process's
+	// Set is not seen until the next rebuild (a key Set elsewhere reads as
+	// not found here until then).
 	Shared bool
 	// Source lists every key that exists, for [Cache.RebuildBloom]: it
 	// calls add once per key. If nil, RebuildBloom returns an error.
@@ -68,14 +70,26 @@ type bloomGuard struct {
 	mu       sync.Mutex    // guards building
 	building *lockedFilter // filter under construction, also fed by Set
 
-	bits, next, tmp string // shared mode Redis keys, one hash tag
+	// shared mode Redis keys, one hash tag: the filter, the one being
+	// built, the upload and the filter's parameters (m and k, for
+	// InspectBloom)
+	bits, next, tmp, params string
 }
 
 func newBloomGuard(rdb redis.UniversalClient, prefix string, opt BloomOptions) *bloomGuard {
 	m, k := bloom.EstimateParameters(opt.Expected, opt.FalsePositive)
+	g := &bloomGuard{rdb: rdb, opt: opt, m: m, k: k}
+	g.bits, g.params = bloomKeys(prefix)
 	base := keys.Base(prefix, "")
-	return &bloomGuard{rdb: rdb, opt: opt, m: m, k: k,
-		bits: keys.Sub(base, "bloom"), next: keys.Sub(base, "bloom:new"), tmp: keys.Sub(base, "bloom:tmp")}
+	g.next, g.tmp = keys.Sub(base, "bloom:new"), keys.Sub(base, "bloom:tmp")
+	return g
+}
+
+// bloomKeys returns the Redis keys of a shared bloom filter and of its
+// parameters: "{prefix|}:bloom" and "{prefix|}:bloom:params".
+func bloomKeys(prefix string) (bits, params string) {
+	base := keys.Base(prefix, "")
+	return keys.Sub(base, "bloom"), keys.Sub(base, "bloom:params")
 }
 
 // positions returns key's bit positions as script arguments.
@@ -131,7 +145,9 @@ func (g *bloomGuard) add(ctx context.Context, key string) error {
 // swaps it in without downtime: the old filter answers until the swap, and
 // keys Set during the build go into both. In shared mode the new filter is
 // built under "{prefix|}:bloom:new" and renamed over the live one in one
-// script. Run one rebuild at a time per filter.
+// script, which also records the filter's size and hash count beside it in
+// "{prefix|}:bloom:params" for [InspectBloom]. Run one rebuild at a time
+// per filter.
 func (c *Cache[V]) RebuildBloom(ctx context.Context) error {
 	g := c.bloom
 	if g == nil || g.opt.Source == nil {
@@ -180,7 +196,7 @@ func (g *bloomGuard) rebuild(ctx context.Context) error {
 			return fmt.Errorf("cache: bloom upload: %w", err)
 		}
 	}
-	if err := script.CacheBloomSwap.Run(ctx, g.rdb, []string{g.next, g.tmp, g.bits}).Err(); err != nil {
+	if err := script.CacheBloomSwap.Run(ctx, g.rdb, []string{g.next, g.tmp, g.bits, g.params}, g.m, g.k).Err(); err != nil {
 		return fmt.Errorf("cache: bloom swap: %w", err)
 	}
 	return nil

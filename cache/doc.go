@@ -31,5 +31,7 @@
 // Counters are available from [Cache.Stats] and as OpenTelemetry metrics.
 //
 // Every Redis key of one user key shares the hash tag "{prefix|key}", so the
-// package works the same on one server and on a Redis Cluster.
+// package works the same on one server and on a Redis Cluster. [Inspect],
+// [InspectBloom] and [Cache.Peek] read what Redis holds without loading or
+// changing anything, for operators' tools.
 package cache

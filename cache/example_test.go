@@ -136,6 +136,51 @@ func ExampleCache_RebuildBloom() {
 	// Output: true 1
 }
 
+// What Redis holds for a few keys of a cache, read as an operator's tool
+// would: without the value type, without loading, without changing
+// anything.
+func ExampleInspect() {
+	ctx := context.Background()
+	rdb := redis.NewClient(&redis.Options{Addr: os.Getenv("REDIS_ADDR"), ContextTimeoutEnabled: true})
+	defer rdb.Close()
+	users, err := cache.New(rdb, &cache.Options[User]{
+		Prefix: "users-inspect",
+		Loader: cache.LoaderFunc[User](func(ctx context.Context, id string) (User, error) {
+			u, ok := db[id]
+			if !ok {
+				return User{}, cache.ErrNotFound
+			}
+			return u, nil
+		}),
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer users.Close()
+	_, _ = users.Get(ctx, "1")
+	_, _ = users.Get(ctx, "2") // not in db: a negative entry
+
+	for _, id := range []string{"1", "2", "3"} {
+		e, err := cache.Inspect(ctx, rdb, "users-inspect", id)
+		switch {
+		case err != nil:
+			log.Fatal(err)
+		case e.Corrupt != "":
+			fmt.Println(e.RedisKey, "corrupt:", e.Corrupt)
+		case !e.Exists:
+			fmt.Println(e.RedisKey, "not cached; load in flight:", e.Lease.Held)
+		case e.Negative:
+			fmt.Println(e.RedisKey, "cached as not found")
+		default:
+			fmt.Printf("%s codec %d: %s\n", e.RedisKey, e.CodecID, e.Payload)
+		}
+	}
+	// Output:
+	// {users-inspect|1} codec 1: {"ID":"1","Name":"Ada"}
+	// {users-inspect|2} cached as not found
+	// {users-inspect|3} not cached; load in flight: false
+}
+
 func ExampleFailPolicy_String() {
 	fmt.Println(cache.FailOpen, cache.FailClosed)
 	// Output: fail-open fail-closed

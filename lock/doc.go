@@ -71,7 +71,8 @@
 // [Options.FenceTTL] after the last obtain) and "{prefix|name}:wake"; a semaphore uses "{prefix|name}:sem"
 // and "{prefix|name}:sem:wake". Keys of one lock share a hash tag, so
 // every script runs on one node of a Cluster; standalone, Sentinel and
-// Cluster clients all work.
+// Cluster clients all work. [Client.Inspect] and [Client.InspectSemaphore]
+// read them without taking anything, for operators' tools.
 //
 // A lock in one Redis (with its replicas) is as safe as that Redis'
 // writes: a failover that loses the last writes (replication is

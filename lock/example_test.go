@@ -88,6 +88,48 @@ func ExampleClient_Obtain() {
 	// Output: report written
 }
 
+// What Redis holds for a lock and a semaphore, read as an operator's tool
+// would, without taking either.
+func ExampleClient_Inspect() {
+	rdb := redis.NewClient(&redis.Options{Addr: os.Getenv("REDIS_ADDR"), ContextTimeoutEnabled: true})
+	defer rdb.Close()
+	locks, err := lock.New(rdb, &lock.Options{Prefix: "inspect-example"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer locks.Close()
+	ctx := context.Background()
+	l, err := locks.Obtain(ctx, "report", time.Minute)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer l.Release(ctx)
+
+	info, err := locks.Inspect(ctx, "report")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("held:", info.Held, "by us:", info.Token == l.Token(), "fence:", info.Fence == l.Fence())
+
+	exports, err := locks.NewSemaphore("exports", 3)
+	if err != nil {
+		log.Fatal(err)
+	}
+	p, err := exports.Acquire(ctx, time.Minute)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer p.Release(ctx)
+	sem, err := locks.InspectSemaphore(ctx, "exports")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%s: %d of %d permits held\n", sem.Name, len(sem.Holders), sem.Permits)
+	// Output:
+	// held: true by us: true fence: true
+	// exports: 1 of 3 permits held
+}
+
 // The same fencing check in SQL: store the fence with the row and update
 // only if ours is not older.
 func ExampleLock_Fence_sql() {

@@ -10,4 +10,6 @@ var (
 	CacheBloomTest    = load("cache_bloom_test.lua")
 	CacheBloomAdd     = load("cache_bloom_add.lua")
 	CacheBloomSwap    = load("cache_bloom_swap.lua")
+	CacheInspect      = load("cache_inspect.lua")
+	CacheBloomInspect = load("cache_bloom_inspect.lua")
 )

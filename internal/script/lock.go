@@ -12,4 +12,6 @@ var (
 	SemCount    = load("sem_count.lua")
 	FenceSet    = load("fence_set.lua")
 	FenceGet    = load("fence_get.lua")
+	LockInspect = load("lock_inspect.lua")
+	SemInspect  = load("sem_inspect.lua")
 )

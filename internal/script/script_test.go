@@ -14,9 +14,9 @@ func TestMain(m *testing.M) { redistest.Main(m) }
 // all lists every script of the package.
 var all = []*Script{
 	LeaseTake, LeaseTry, LeaseRelease, LeaseRenew, LeasePTTL, LeasePassOn,
-	LockObtain, LockRelease, SemAcquire, SemRelease, SemRefresh, SemPTTL, SemPassOn, SemCount, FenceSet, FenceGet,
+	LockObtain, LockRelease, SemAcquire, SemRelease, SemRefresh, SemPTTL, SemPassOn, SemCount, FenceSet, FenceGet, LockInspect, SemInspect,
 	MiddlewareStore, MiddlewarePurge, MiddlewareTag, IdemBegin, IdemComplete, IdemAbandon, IdemRenew,
-	CacheAcquire, CacheFill, CacheRelease, CacheVersionedSet, CacheVersionedDel, CacheBloomTest, CacheBloomAdd, CacheBloomSwap,
+	CacheAcquire, CacheFill, CacheRelease, CacheVersionedSet, CacheVersionedDel, CacheBloomTest, CacheBloomAdd, CacheBloomSwap, CacheInspect, CacheBloomInspect,
 	QueueEnqueue, QueueFetch, QueueAck, QueueNack, QueueExtend, QueueCounts, QueuePeekDead, QueueRequeueDead,
 	QueuePeek, QueueDelete, QueueRequeueDeadID, QueuePurgeDead,
 	ConsistencyIntent, ConsistencyCommit, ConsistencyClaim, ConsistencyDone,
