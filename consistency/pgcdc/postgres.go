@@ -22,11 +22,11 @@ var ErrSlotActive = errors.New("pgcdc: replication slot is active in another con
 // transaction marked done, so the slot keeps everything not yet applied.
 type pgSource struct {
 	conn      *pgconn.PgConn
-	interval  time.Duration                        // between standby status updates
+	interval  time.Duration                         // between standby status updates
 	relations map[uint32]*pglogrepl.RelationMessage // by relation id, as announced
-	confirmed pglogrepl.LSN                        // end of the last done transaction
-	pending   int                                  // transactions returned by Next, not yet done
-	cur       *Tx                                  // the transaction being read
+	confirmed pglogrepl.LSN                         // end of the last done transaction
+	pending   int                                   // transactions returned by Next, not yet done
+	cur       *Tx                                   // the transaction being read
 	lastSent  time.Time
 }
 

@@ -82,4 +82,6 @@ func TestOptions_invalid(t *testing.T) {
 // invalidatorFunc adapts a function to an Invalidator.
 type invalidatorFunc func(ctx context.Context, keys ...string) error
 
-func (f invalidatorFunc) Invalidate(ctx context.Context, keys ...string) error { return f(ctx, keys...) }
+func (f invalidatorFunc) Invalidate(ctx context.Context, keys ...string) error {
+	return f(ctx, keys...)
+}
