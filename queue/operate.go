@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -149,30 +148,12 @@ func List(ctx context.Context, rdb redis.UniversalClient, prefix string) ([]stri
 	if err := keys.CheckPrefix(prefix); err != nil {
 		return nil, fmt.Errorf("%w: Prefix %q: %v", ErrInvalidOptions, prefix, err)
 	}
-	pattern := "{" + globEscape(prefix) + string(keys.Sep) + "*}:payload"
-	var mu sync.Mutex // guards found: masters are scanned concurrently
 	found := map[string]bool{}
-	scan := func(ctx context.Context, c *redis.Client) error {
-		it := c.Scan(ctx, 0, pattern, 1000).Iterator()
-		for it.Next(ctx) {
-			p, name, ok := keys.Split(strings.TrimSuffix(it.Val(), ":payload"))
-			if ok && p == prefix {
-				mu.Lock()
-				found[name] = true
-				mu.Unlock()
-			}
+	err := keys.Scan(ctx, rdb, keys.Pattern(prefix, ":payload"), func(k string) {
+		if p, name, ok := keys.Split(strings.TrimSuffix(k, ":payload")); ok && p == prefix {
+			found[name] = true
 		}
-		return it.Err()
-	}
-	var err error
-	switch c := rdb.(type) {
-	case *redis.ClusterClient:
-		err = c.ForEachMaster(ctx, scan)
-	case *redis.Client:
-		err = scan(ctx, c)
-	default:
-		return nil, fmt.Errorf("queue: List needs a *redis.Client or *redis.ClusterClient, not %T", rdb)
-	}
+	})
 	if err != nil {
 		return nil, fmt.Errorf("queue: list: %w", err)
 	}
@@ -182,18 +163,6 @@ func List(ctx context.Context, rdb redis.UniversalClient, prefix string) ([]stri
 	}
 	slices.Sort(names)
 	return names, nil
-}
-
-// globEscape escapes the SCAN glob characters of s.
-func globEscape(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if strings.ContainsRune(`*?[]\`, r) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }
 
 // IDs made by this package start with the enqueue time in milliseconds,

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/aside-go/aside/lock"
 	"github.com/aside-go/aside/pubsub"
 	"github.com/aside-go/aside/queue"
+	"github.com/redis/go-redis/v9"
 )
 
 type user struct {
@@ -215,9 +217,67 @@ func TestPubsubTail_and_Top(t *testing.T) {
 			q, _ := queue.New(rdb, n, &queue.Options{Prefix: prefix})
 			_, _ = q.Enqueue(ctx, []byte("x"))
 		}
-		o, e, code := cli(t, url, "", "top", "--prefix", prefix, "--iterations", "2", "--interval", "10ms")
+		users, err := cache.New(rdb, &cache.Options[user]{Prefix: prefix + "-users",
+			Loader: cache.LoaderFunc[user](func(_ context.Context, id string) (user, error) { return user{ID: id}, nil })})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer users.Close()
+		for _, id := range []string{"1", "2", "3"} {
+			_, _ = users.Get(ctx, id)
+		}
+		o, e, code := cli(t, url, "", "top", "--prefix", prefix, "--cache", prefix+"-users", "--iterations", "2", "--interval", "10ms")
 		if code != exitOK || strings.Count(o, "\x1b[H\x1b[2J") != 2 || !strings.Contains(o, "q1") || !strings.Contains(o, "q2") || !strings.Contains(o, "+0.0") {
 			t.Errorf("top: code %d\n%q\n%s", code, o, e)
 		}
+		last := o[strings.LastIndex(o, "\x1b[H\x1b[2J"):]
+		if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(prefix+"-users") + ` +3 +\+0\.0$`).MatchString(last) {
+			t.Errorf("top: no cache row with 3 entries:\n%s", last)
+		}
 	})
+}
+
+// A lost subscription is printed as a gap, and tailing goes on after it.
+func TestPubsubTail_marksGaps(t *testing.T) {
+	rdb := redistest.Standalone.Client(t)
+	ctx := t.Context()
+	url := urlOf(t, rdb)
+	topic := redistest.Prefix(t) + ":events"
+	var out, errOut syncBuffer
+	done := make(chan int, 1)
+	env := func(k string) string {
+		if k == "REDIS_URL" {
+			return url
+		}
+		return ""
+	}
+	go func() {
+		done <- run(ctx, []string{"pubsub", "tail", topic, "-n", "2", "--for", "30s"}, strings.NewReader(""), &out, &errOut, env)
+	}()
+	eventually(t, "the subscription", func() bool { return strings.Contains(errOut.String(), "tailing") })
+	ps, err := pubsub.New(rdb, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ps.Close()
+	if err := ps.PublishRaw(ctx, topic, []byte("before")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the first message", func() bool { return strings.Contains(out.String(), "before") })
+	// Cut every subscriber connection: the tail reconnects and says so.
+	if err := rdb.(*redis.Client).ClientKillByFilter(ctx, "TYPE", "pubsub").Err(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the gap", func() bool { return strings.Contains(out.String(), "--- gap on") })
+	// Publish until the resubscribed tail prints it.
+	eventually(t, "a message after the gap", func() bool {
+		_ = ps.PublishRaw(ctx, topic, []byte("after"))
+		return strings.Contains(out.String(), "after")
+	})
+	if code := <-done; code != exitOK {
+		t.Fatalf("tail: code %d, %s", code, errOut.String())
+	}
+	if i, j := strings.Index(out.String(), "--- gap on"), strings.Index(out.String(), "after"); i < 0 || j < i {
+		t.Errorf("gap not printed before the later message:\n%s", out.String())
+	}
 }

@@ -6,15 +6,17 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/aside-go/aside/cache"
 	"github.com/aside-go/aside/queue"
 )
 
 func (a *app) topCommand() *cobra.Command {
 	var prefix string
+	var caches []string
 	var interval time.Duration
 	var iterations int
 	cmd := &cobra.Command{
-		Use: "top", Short: "A live view of every queue: depths and how fast they change", Args: cobra.NoArgs,
+		Use: "top", Short: "A live view of every queue, and of the caches named: depths and how fast they change", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			rdb, err := a.client(cmd.Context())
 			if err != nil {
@@ -22,6 +24,7 @@ func (a *app) topCommand() *cobra.Command {
 			}
 			ctx := cmd.Context()
 			prev := map[string]queue.Counts{}
+			prevEntries := map[string]int64{}
 			last := time.Time{}
 			for i := 0; iterations == 0 || i < iterations; i++ {
 				if i > 0 {
@@ -48,16 +51,27 @@ func (a *app) topCommand() *cobra.Command {
 					}
 					cur[n] = c
 				}
+				entries := map[string]int64{}
+				for _, p := range caches {
+					n, err := cache.CountEntries(ctx, rdb, p)
+					if err != nil {
+						return err
+					}
+					entries[p] = n
+				}
 				if !a.asJSON {
 					fmt.Fprint(a.out, "\x1b[H\x1b[2J") // home, clear: redraw in place
 				}
-				a.printTop(now, prefix, names, cur, prev, now.Sub(last))
-				prev, last = cur, now
+				since := now.Sub(last)
+				a.printTop(now, prefix, names, cur, prev, since)
+				a.printTopCaches(caches, entries, prevEntries, since, !last.IsZero())
+				prev, prevEntries, last = cur, entries, now
 			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&prefix, "prefix", "aside:queue", "the queues' Options.Prefix")
+	cmd.Flags().StringArrayVar(&caches, "cache", nil, "also show the cache with this prefix (repeatable): entries and their rate of change")
 	cmd.Flags().DurationVar(&interval, "interval", time.Second, "time between refreshes")
 	cmd.Flags().IntVar(&iterations, "iterations", 0, "stop after this many refreshes (0: until Ctrl-C)")
 	return cmd
@@ -92,4 +106,26 @@ func (a *app) printTop(now time.Time, prefix string, names []string, cur, prev m
 	if len(names) == 0 {
 		fmt.Fprintln(a.out, "(no queue holds messages)")
 	}
+}
+
+// printTopCaches prints the caches' entry counts and their rates.
+func (a *app) printTopCaches(prefixes []string, cur, prev map[string]int64, since time.Duration, havePrev bool) {
+	if len(prefixes) == 0 {
+		return
+	}
+	if a.asJSON {
+		_ = a.printJSON(map[string]any{"caches": cur})
+		return
+	}
+	fmt.Fprintln(a.out)
+	tw := a.table()
+	fmt.Fprintln(tw, "CACHE\tENTRIES\tΔ/s")
+	for _, p := range prefixes {
+		rate := ""
+		if havePrev && since > 0 {
+			rate = fmt.Sprintf("%+.1f", float64(cur[p]-prev[p])/since.Seconds())
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\n", p, cur[p], rate)
+	}
+	_ = tw.Flush()
 }
