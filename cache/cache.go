@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/aside-go/aside/internal/keys"
+	"github.com/aside-go/aside/internal/quantile"
 	"github.com/aside-go/aside/internal/script"
 )
 
@@ -41,7 +42,7 @@ type Cache[V any] struct {
 	sf        singleflight.Group // loads
 	reads     *readTable[V]      // Redis reads of Get
 	ctr       counters
-	lat       latencies
+	lat       quantile.Window
 	ins       *instruments
 
 	// epoch is bumped by every local invalidation (Set, Delete,

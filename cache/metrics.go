@@ -2,8 +2,6 @@ package cache
 
 import (
 	"context"
-	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -40,39 +38,6 @@ type counters struct {
 	localHits, redisHits, misses, loads, loadErrors, leaseWaits,
 	staleServed, refreshes, negativeHits, bloomRejects, corrupt,
 	redisErrors, failOpen atomic.Int64
-}
-
-const latencyWindow = 1024
-
-// latencies keeps the durations of the latest loads.
-type latencies struct {
-	mu   sync.Mutex // guards ring, n
-	ring [latencyWindow]time.Duration
-	n    int // total observed; ring[n%len] is next
-}
-
-func (l *latencies) observe(d time.Duration) {
-	l.mu.Lock()
-	l.ring[l.n%latencyWindow] = d
-	l.n++
-	l.mu.Unlock()
-}
-
-func (l *latencies) quantiles(qs ...float64) []time.Duration {
-	l.mu.Lock()
-	n := min(l.n, latencyWindow)
-	s := slices.Clone(l.ring[:n])
-	l.mu.Unlock()
-	out := make([]time.Duration, len(qs))
-	if n == 0 {
-		return out
-	}
-	slices.Sort(s)
-	for i, q := range qs {
-		q = min(max(q, 0), 1)
-		out[i] = s[min(int(q*float64(n)), n-1)]
-	}
-	return out
 }
 
 // instruments are the OpenTelemetry side of the counters: observable
@@ -117,7 +82,7 @@ func newInstruments(mp metric.MeterProvider, prefix string, c *counters) (*instr
 
 // Stats returns the counts since [New]. It is safe for concurrent use.
 func (c *Cache[V]) Stats() Stats {
-	q := c.lat.quantiles(0.5, 0.99)
+	q := c.lat.Quantiles(0.5, 0.99)
 	k := &c.ctr
 	return Stats{
 		LocalHits: k.localHits.Load(), RedisHits: k.redisHits.Load(), Misses: k.misses.Load(),
@@ -132,7 +97,7 @@ func (c *Cache[V]) Stats() Stats {
 // LoadLatency returns the q-quantile (0..1) of the latest loader calls'
 // durations, or zero before the first load. The consistency package uses
 // it to size the delay of a double delete.
-func (c *Cache[V]) LoadLatency(q float64) time.Duration { return c.lat.quantiles(q)[0] }
+func (c *Cache[V]) LoadLatency(q float64) time.Duration { return c.lat.Quantiles(q)[0] }
 
 // observeLoad counts one loader call that took d.
 func (c *Cache[V]) observeLoad(ctx context.Context, d time.Duration, failed bool) {
@@ -140,6 +105,6 @@ func (c *Cache[V]) observeLoad(ctx context.Context, d time.Duration, failed bool
 	if failed {
 		c.ctr.loadErrors.Add(1)
 	}
-	c.lat.observe(d)
+	c.lat.Observe(d)
 	c.ins.loadTime.Record(ctx, d.Seconds(), c.ins.attrs)
 }

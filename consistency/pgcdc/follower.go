@@ -14,6 +14,7 @@ import (
 
 	"github.com/aside-go/aside/internal/backoff"
 	"github.com/aside-go/aside/internal/otelx"
+	"github.com/aside-go/aside/internal/quantile"
 	"github.com/aside-go/aside/internal/validate"
 )
 
@@ -46,8 +47,9 @@ type Stats struct {
 	Active       bool  // streaming from the slot now
 	// LastLag is the time from the last applied transaction's commit to
 	// the end of its invalidation (commit -> invalidated), on the
-	// database's and this process's clocks.
-	LastLag time.Duration
+	// database's and this process's clocks; LagP50 and LagP99 are over
+	// the latest 1,024 transactions.
+	LastLag, LagP50, LagP99 time.Duration
 	// RetainedWAL is the WAL the slot retains on the server, in bytes, as
 	// of the last check.
 	RetainedWAL int64
@@ -57,6 +59,7 @@ type counters struct {
 	transactions, changes, invalidated, retries, reconnects, waits, errors atomic.Int64
 	active                                                                 atomic.Bool
 	lagNs, retainedWAL                                                     atomic.Int64
+	lags                                                                   quantile.Window
 }
 
 // NewFollower returns a follower of the slot and publication of opt, on
@@ -144,13 +147,15 @@ func (f *Follower) follow(ctx context.Context, src Source) error {
 				return err
 			}
 		}
-		if err := src.Done(ctx, tx); err != nil {
-			return err
-		}
 		f.ctr.transactions.Add(1)
 		f.ctr.invalidated.Add(int64(len(keys)))
 		if !tx.Commit.IsZero() {
-			f.ctr.lagNs.Store(int64(time.Since(tx.Commit)))
+			lag := time.Since(tx.Commit)
+			f.ctr.lagNs.Store(int64(lag))
+			f.ctr.lags.Observe(lag)
+		}
+		if err := src.Done(ctx, tx); err != nil {
+			return err
 		}
 	}
 }
@@ -242,7 +247,9 @@ func (f *Follower) report(err error) {
 // Stats returns the follower's counts.
 func (f *Follower) Stats() Stats {
 	k := &f.ctr
+	q := k.lags.Quantiles(0.5, 0.99)
 	return Stats{
+		LagP50: q[0], LagP99: q[1],
 		Transactions: k.transactions.Load(), Changes: k.changes.Load(), Invalidated: k.invalidated.Load(),
 		Retries: k.retries.Load(), Reconnects: k.reconnects.Load(), Waits: k.waits.Load(), Errors: k.errors.Load(),
 		Active: k.active.Load(), LastLag: time.Duration(k.lagNs.Load()), RetainedWAL: k.retainedWAL.Load(),

@@ -133,9 +133,35 @@ func TestFollower_invalidatesWritesFromAnywhere(t *testing.T) {
 		db.exec(t, "DELETE FROM users WHERE id = '1'")
 		eventually(t, "the delete seen", func() bool { return get(t, a, "1") == "<none>" })
 
+		opt := db.opt
+		if err := pgcdc.WaitCaughtUp(t.Context(), db.url, &opt); err != nil {
+			t.Fatal(err)
+		}
 		st := f.Stats()
-		if st.Transactions < 3 || st.Invalidated < 3 || st.LastLag <= 0 || st.LastLag > 15*time.Second {
+		if st.Transactions < 3 || st.Invalidated < 3 || st.LastLag <= 0 || st.LastLag > 15*time.Second || st.LagP50 <= 0 || st.LagP99 < st.LagP50 {
 			t.Errorf("Stats = %+v", st)
+		}
+
+		// A transaction that rolls back invalidates nothing, and
+		// WaitCaughtUp returns once the slot is past it.
+		tx, err := db.pool.Begin(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(t.Context(), "UPDATE users SET name = 'never' WHERE id = '2'"); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Rollback(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if err := pgcdc.WaitCaughtUp(t.Context(), db.url, &opt); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.Stats(); got.Transactions != st.Transactions || got.Invalidated != st.Invalidated {
+			t.Errorf("a rolled-back transaction was applied: before %+v, after %+v", st, got)
+		}
+		if v, ok, _, _ := a.users.Peek(t.Context(), "2"); !ok || v != "Bob" {
+			t.Errorf("the cached row after the rollback = %q, want Bob still cached", v)
 		}
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -105,4 +106,44 @@ func retainedWAL(ctx context.Context, conn *pgx.Conn, slot string) (int64, error
 		return 0, fmt.Errorf("pgcdc: replication slot %q does not exist (Setup creates it)", slot)
 	}
 	return n, err
+}
+
+// WaitCaughtUp blocks until the slot of opt has confirmed everything the
+// server had written when it was called: every change committed before
+// the call is invalidated. For tests, migrations and deploy scripts; it
+// polls every 50 ms until ctx ends.
+func WaitCaughtUp(ctx context.Context, connString string, opt *Options) error {
+	o, err := opt.withDefaults()
+	if err != nil {
+		return err
+	}
+	conn, err := pgx.Connect(ctx, connString)
+	if err != nil {
+		return fmt.Errorf("pgcdc: connect: %w", err)
+	}
+	defer conn.Close(context.Background())
+	var target string
+	if err := conn.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&target); err != nil {
+		return fmt.Errorf("pgcdc: read the WAL position: %w", err)
+	}
+	for {
+		var done bool
+		err := conn.QueryRow(ctx,
+			"SELECT COALESCE(confirmed_flush_lsn >= $2::pg_lsn, false) FROM pg_replication_slots WHERE slot_name = $1",
+			o.Slot, target).Scan(&done)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("pgcdc: replication slot %q does not exist (Setup creates it)", o.Slot)
+		}
+		if err != nil {
+			return fmt.Errorf("pgcdc: read the slot: %w", err)
+		}
+		if done {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("pgcdc: slot %q not caught up with %s: %w", o.Slot, target, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }

@@ -30,10 +30,20 @@ const (
 	DoubleDelete
 	// Strong is [consistency.Strong] on caches with versioned fills.
 	Strong
+	// External only writes the database; [Config.Invalidation] (a
+	// follower of the database's change log) invalidates, on caches with
+	// versioned fills.
+	External
 )
 
 // Scenarios lists every scenario, weakest first.
 var Scenarios = []Scenario{NoInvalidation, DeleteAfterWrite, DoubleDelete, Strong}
+
+// Invalidation starts the invalidation of an [External] run: table is the
+// run's table (id int primary key, version bigint) and key the cache key
+// of a row. It returns caughtUp, which blocks until every write committed
+// so far is invalidated, and stop.
+type Invalidation func(ctx context.Context, table string, key func(id int) string) (caughtUp func(context.Context) error, stop func(), err error)
 
 // String returns the scenario's name as in the README table.
 func (s Scenario) String() string {
@@ -46,6 +56,8 @@ func (s Scenario) String() string {
 		return "delayed double delete"
 	case Strong:
 		return "strong (versioned fills)"
+	case External:
+		return "change-log follower (versioned fills)"
 	}
 	return "Scenario(" + strconv.Itoa(int(s)) + ")"
 }
@@ -82,6 +94,8 @@ type Config struct {
 	Window time.Duration
 	// Label is shown after the mode in the table (e.g. "Cluster").
 	Label string
+	// Invalidation is the invalidation of an [External] run.
+	Invalidation Invalidation
 }
 
 // Result is what one run measured.
@@ -241,7 +255,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}()
 	for _, rdb := range cfg.Clients {
 		copt := &cache.Options[int64]{Prefix: cfg.Prefix, TTL: time.Minute, Loader: loader,
-			VersionedFills: cfg.Scenario == Strong}
+			VersionedFills: cfg.Scenario == Strong || cfg.Scenario == External}
 		if cfg.L1TTL > 0 {
 			copt.Local = &cache.LocalOptions{TTL: cfg.L1TTL}
 		}
@@ -251,7 +265,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		}
 		in := instance{c: c}
 		insts = append(insts, in)
-		if cfg.Scenario == NoInvalidation {
+		if cfg.Scenario == NoInvalidation || cfg.Scenario == External {
 			continue
 		}
 		mode := map[Scenario]consistency.Mode{DeleteAfterWrite: consistency.DeleteAfterWrite,
@@ -266,6 +280,18 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 
 	rec := &recorder{done: make([][]completion, cfg.Rows), reads: make([][]read, cfg.Rows)}
 	key := func(row int) string { return "row:" + strconv.Itoa(row) }
+	caughtUp := func(context.Context) error { return nil }
+	if cfg.Scenario == External {
+		if cfg.Invalidation == nil {
+			return Result{}, errors.New("staleness: an External run needs Config.Invalidation")
+		}
+		cu, stop, err := cfg.Invalidation(ctx, table, key)
+		if err != nil {
+			return Result{}, fmt.Errorf("staleness: start the invalidation: %w", err)
+		}
+		defer stop()
+		caughtUp = cu
+	}
 	rctx, cancel := context.WithTimeout(ctx, cfg.Duration)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -333,9 +359,14 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			res.Delay = max(res.Delay, in.k.Delay())
 		}
 	}
-	// Let the second deletes run (delay + poll + claim) and L1 entries expire.
-	res.Settle = max(res.Delay+300*time.Millisecond, cfg.L1TTL) + 200*time.Millisecond
-	sleep(ctx, res.Settle)
+	// Let the second deletes run (delay + poll + claim), an external
+	// invalidation catch up, and L1 entries expire.
+	settleStart := time.Now()
+	if err := caughtUp(ctx); err != nil {
+		return Result{}, fmt.Errorf("staleness: wait for the invalidation: %w", err)
+	}
+	sleep(ctx, max(res.Delay+300*time.Millisecond, cfg.L1TTL)+200*time.Millisecond)
+	res.Settle = time.Since(settleStart).Round(time.Millisecond)
 
 	for _, ds := range rec.done {
 		res.Writes += len(ds)
@@ -352,7 +383,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 // probe cache with no L1 and a loader that loads nothing.
 func staleEntries(ctx context.Context, cfg Config, table string, key func(int) string) (int, error) {
 	probe, err := cache.New(cfg.Clients[0], &cache.Options[int64]{Prefix: cfg.Prefix, NegativeTTL: -1,
-		VersionedFills: cfg.Scenario == Strong})
+		VersionedFills: cfg.Scenario == Strong || cfg.Scenario == External})
 	if err != nil {
 		return 0, err
 	}
