@@ -21,6 +21,9 @@ import (
 var pg *pgtest.Server
 
 func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		os.Exit(childMain())
+	}
 	var err error
 	if pg, err = pgtest.NewLogical(); err != nil {
 		fmt.Fprintln(os.Stderr, "pgcdc tests:", err)
