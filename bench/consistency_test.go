@@ -33,12 +33,16 @@ func BenchmarkConsistencyStaleness_Aside(b *testing.B) {
 		scenario staleness.Scenario
 		l1       time.Duration
 	}
+	// The follower of the change log needs wal_level=logical: its run
+	// uses the bench's private PostgreSQL (see pgcdc_test.go).
+	followerURL, followerPool := logicalDB(b)
 	runs := []run{
 		{"none", staleness.NoInvalidation, 0},
 		{"daw", staleness.DeleteAfterWrite, 0},
 		{"double", staleness.DoubleDelete, 0},
 		{"strong", staleness.Strong, 0},
 		{"strong-l1", staleness.Strong, 500 * time.Millisecond},
+		{"follower", staleness.External, 0},
 	}
 	var last []staleness.Result
 	stale := make([]float64, len(runs))
@@ -46,7 +50,7 @@ func BenchmarkConsistencyStaleness_Aside(b *testing.B) {
 	for range b.N {
 		last = last[:0]
 		for i, r := range runs {
-			res, err := staleness.Run(context.Background(), staleness.Config{
+			cfg := staleness.Config{
 				DB:       pool,
 				Clients:  []redis.UniversalClient{client(b), client(b)},
 				Prefix:   prefix(b),
@@ -54,7 +58,12 @@ func BenchmarkConsistencyStaleness_Aside(b *testing.B) {
 				L1TTL:    r.l1,
 				Window:   r.l1 + 100*time.Millisecond,
 				Duration: dur,
-			})
+			}
+			if r.scenario == staleness.External {
+				cfg.DB = followerPool
+				cfg.Invalidation = followerInvalidation(b, followerURL, cfg.Clients[0], cfg.Prefix)
+			}
+			res, err := staleness.Run(context.Background(), cfg)
 			if err != nil {
 				b.Fatalf("%s: %v", r.name, err)
 			}

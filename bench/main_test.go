@@ -4,6 +4,7 @@
 package bench
 
 import (
+	"os"
 	"testing"
 
 	"github.com/aside-go/aside/internal/redistest"
@@ -11,8 +12,16 @@ import (
 )
 
 // TestMain starts one private redis-server on a loopback TCP port for the
-// whole run; every benchmark talks to it over TCP, as services do.
-func TestMain(m *testing.M) { redistest.Main(m) }
+// whole run; every benchmark talks to it over TCP, as services do. The
+// private PostgreSQL of the change-log benchmarks, if one started, is
+// stopped at the end.
+func TestMain(m *testing.M) {
+	code := redistest.Run(m)
+	if logicalPG != nil {
+		logicalPG.Close()
+	}
+	os.Exit(code)
+}
 
 // client returns a go-redis client of the shared standalone server.
 func client(tb testing.TB) *redis.Client {

@@ -39,7 +39,7 @@ type Follower struct {
 type Stats struct {
 	Transactions int64 // transactions applied
 	Changes      int64 // row changes seen
-	Invalidated  int64 // keys invalidated (after dedupe within a transaction)
+	Invalidated  int64 // keys invalidated (after dedupe within a batch of transactions)
 	Retries      int64 // invalidations retried (Redis failing)
 	Reconnects   int64 // replication connections made after the first
 	Waits        int64 // times the slot was busy with another follower
@@ -134,42 +134,68 @@ func (f *Follower) Run(ctx context.Context) error {
 	return nil
 }
 
-// follow applies transactions from src until an error or ctx ends.
+// maxBatch bounds how many transactions one invalidation carries.
+const maxBatch = 256
+
+// follow applies transactions from src until an error or ctx ends. It
+// takes what has already arrived as one batch (up to maxBatch), so that a
+// busy database costs one invalidation per batch instead of one per
+// transaction; each transaction is done (its progress confirmed) only
+// after the batch's invalidation.
 func (f *Follower) follow(ctx context.Context, src Source) error {
+	batch := make([]*Tx, 0, maxBatch)
 	for {
 		tx, err := src.Next(ctx)
 		if err != nil {
 			return err
 		}
-		keys := f.keysOf(tx)
+		batch = append(batch[:0], tx)
+		for len(batch) < maxBatch {
+			gctx, cancel := context.WithTimeout(ctx, time.Millisecond)
+			more, err := src.Next(gctx)
+			timedOut := gctx.Err() != nil
+			cancel()
+			if err != nil {
+				if timedOut && ctx.Err() == nil {
+					break // nothing more has arrived
+				}
+				return err
+			}
+			batch = append(batch, more)
+		}
+		keys := f.keysOf(batch)
 		if len(keys) > 0 {
 			if err := f.apply(ctx, keys); err != nil {
 				return err
 			}
 		}
-		f.ctr.transactions.Add(1)
 		f.ctr.invalidated.Add(int64(len(keys)))
-		if !tx.Commit.IsZero() {
-			lag := time.Since(tx.Commit)
-			f.ctr.lagNs.Store(int64(lag))
-			f.ctr.lags.Observe(lag)
-		}
-		if err := src.Done(ctx, tx); err != nil {
-			return err
+		for _, tx := range batch {
+			f.ctr.transactions.Add(1)
+			if !tx.Commit.IsZero() {
+				lag := time.Since(tx.Commit)
+				f.ctr.lagNs.Store(int64(lag))
+				f.ctr.lags.Observe(lag)
+			}
+			if err := src.Done(ctx, tx); err != nil {
+				return err
+			}
 		}
 	}
 }
 
-// keysOf maps tx's changes to keys, each once, skipping empty ones.
-func (f *Follower) keysOf(tx *Tx) []string {
-	f.ctr.changes.Add(int64(len(tx.Changes)))
+// keysOf maps the changes of txs to keys, each once, skipping empty ones.
+func (f *Follower) keysOf(txs []*Tx) []string {
 	seen := make(map[string]bool)
 	var keys []string
-	for _, c := range tx.Changes {
-		for _, k := range f.opt.Mapper(c) {
-			if k != "" && !seen[k] {
-				seen[k] = true
-				keys = append(keys, k)
+	for _, tx := range txs {
+		f.ctr.changes.Add(int64(len(tx.Changes)))
+		for _, c := range tx.Changes {
+			for _, k := range f.opt.Mapper(c) {
+				if k != "" && !seen[k] {
+					seen[k] = true
+					keys = append(keys, k)
+				}
 			}
 		}
 	}

@@ -198,13 +198,18 @@ func row(rel *pglogrepl.RelationMessage, t *pglogrepl.TupleData) map[string]stri
 	return r
 }
 
-// Done moves the confirmed position to the end of tx and tells the server.
+// Done moves the confirmed position to the end of tx, and tells the
+// server once no transaction returned by Next is left undone (once per
+// batch).
 func (s *pgSource) Done(ctx context.Context, tx *Tx) error {
 	if lsn := pglogrepl.LSN(tx.Position); lsn > s.confirmed {
 		s.confirmed = lsn
 	}
 	if s.pending > 0 {
 		s.pending--
+	}
+	if s.pending > 0 {
+		return nil
 	}
 	return s.sendStatus(ctx)
 }
