@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"time"
+	"unsafe"
 
 	"github.com/aside-go/aside/middleware/internal/httprule"
 )
@@ -62,7 +63,9 @@ func appendString(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-// decodeEntry parses what encode wrote. The body aliases b.
+// decodeEntry parses what encode wrote. The body and the header strings
+// alias b, which must never be modified afterwards: it is the immutable
+// string of a Redis reply (see stringBytes).
 func decodeEntry(b []byte) (*entry, error) {
 	if len(b) < 19 || b[0] != envelopeVersion {
 		return nil, errCorrupt
@@ -118,7 +121,10 @@ func (r *reader) str() string {
 		r.err = true
 		return ""
 	}
-	s := string(r.b[:n])
+	if n == 0 {
+		return ""
+	}
+	s := unsafe.String(&r.b[0], int(n)) // b is immutable (decodeEntry)
 	r.b = r.b[n:]
 	return s
 }

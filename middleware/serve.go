@@ -3,7 +3,6 @@ package middleware
 import (
 	"bytes"
 	"net/http"
-	"slices"
 	"strconv"
 	"time"
 
@@ -213,7 +212,10 @@ func originDownStatus(status int) bool {
 func (x *exchange) serve(e *entry, age time.Duration, params string) {
 	h := x.w.Header()
 	for k, v := range e.header {
-		h[k] = slices.Clone(v)
+		// A full slice expression instead of a copy: an Add by another
+		// middleware appends to a new array, never into e's, which other
+		// requests may share.
+		h[k] = v[:len(v):len(v)]
 	}
 	h.Set("Age", secs(age))
 	h.Add("Cache-Status", x.c.status(params))
