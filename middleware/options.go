@@ -241,3 +241,18 @@ func (o CacheOptions) withDefaults() (CacheOptions, error) {
 	}
 	return o, nil
 }
+
+// ProxyOptions returns the options of a cache in front of an origin (a
+// reverse proxy, a gateway): stale copies answer while the origin is
+// unreachable for up to an hour (StaleOnError), CDN-Cache-Control is
+// obeyed as the origin's instructions to this cache (TargetedFields), and
+// responses that carry only Last-Modified get a tenth of their age as
+// freshness (LastModifiedFraction). Change the fields you want before
+// passing it to [NewCache].
+func ProxyOptions() *CacheOptions {
+	return &CacheOptions{
+		StaleOnError:         time.Hour,
+		TargetedFields:       []string{"CDN-Cache-Control"},
+		LastModifiedFraction: 0.1,
+	}
+}

@@ -86,19 +86,15 @@ func run(origin, listen, redisURL string) error {
 // newProxy returns the caching reverse proxy to target and its cache, which
 // the caller closes.
 func newProxy(target *url.URL, rdb redis.UniversalClient) (http.Handler, *middleware.Cache, error) {
-	cache, err := middleware.NewCache(rdb, &middleware.CacheOptions{
-		Prefix: "proxy:" + target.Host,
-		// The origin's instructions to shared caches in front of it.
-		TargetedFields: []string{"CDN-Cache-Control"},
-		// Serve a stale copy for up to an hour when the origin cannot be
-		// reached (ReverseProxy answers 502, or 504 behind another gateway).
-		StaleOnError: time.Hour,
-		// Responses with Last-Modified and no freshness: fresh for a tenth
-		// of their age, at most 24 hours. Without Last-Modified they are
-		// not stored (no DefaultTTL): the origin did not say.
-		LastModifiedFraction: 0.1,
-		OnError:              func(err error) { log.Print(err) },
-	})
+	// The proxy defaults: CDN-Cache-Control obeyed, a stale copy served
+	// for up to an hour when the origin cannot be reached (ReverseProxy
+	// answers 502), heuristic freshness (a tenth of the age, at most 24 h)
+	// for responses that carry only Last-Modified; no DefaultTTL, so
+	// responses that say nothing are not stored.
+	opt := middleware.ProxyOptions()
+	opt.Prefix = "proxy:" + target.Host
+	opt.OnError = func(err error) { log.Print(err) }
+	cache, err := middleware.NewCache(rdb, opt)
 	if err != nil {
 		return nil, nil, err
 	}
