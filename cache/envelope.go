@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	internalcodec "github.com/aside-go/aside/internal/codec"
 	"unsafe"
 )
 
@@ -97,7 +98,11 @@ func decodeEntry[V any](codec Codec[V], s string) (e envelope, v V, err error) {
 			err = fmt.Errorf("%w: codec panicked: %v", errCorrupt, r)
 		}
 	}()
-	v, err = codec.Decode(unsafe.Slice(unsafe.StringData(payload), len(payload)))
+	if sd, ok := codec.(internalcodec.StringDecoder[V]); ok {
+		v, err = sd.DecodeString(payload) // no copy: s is an immutable Redis reply
+	} else {
+		v, err = codec.Decode(unsafe.Slice(unsafe.StringData(payload), len(payload)))
+	}
 	if err != nil {
 		return e, v, fmt.Errorf("%w: %w", errCorrupt, err)
 	}

@@ -3,6 +3,7 @@ package cache
 import (
 	"errors"
 	"fmt"
+	"github.com/aside-go/aside/internal/codec"
 	"math"
 	"time"
 
@@ -79,7 +80,8 @@ type Options[V any] struct {
 	// GetMany loads each miss through Loader, as Get does.
 	BatchLoader BatchLoader[V]
 
-	// Codec encodes values. If nil, [JSON].
+	// Codec encodes values. If nil, [String] for string values, [Bytes]
+	// for []byte values, else [JSON].
 	Codec Codec[V]
 
 	// LoadTimeout bounds one load (the loader call, the lease wait and the
@@ -214,7 +216,7 @@ func (o *Options[V]) withDefaults() (Options[V], error) {
 		return bad("Jitter %v above 0.9", c.Jitter)
 	}
 	if c.Codec == nil {
-		c.Codec = JSON[V]()
+		c.Codec = codec.Default[V]()
 	}
 	if c.LoadTimeout == 0 {
 		c.LoadTimeout = defaultLoadTimeout

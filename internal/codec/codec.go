@@ -74,6 +74,30 @@ func (stringCodec) ID() byte                                    { return IDStrin
 func (stringCodec) Append(dst []byte, v string) ([]byte, error) { return append(dst, v...), nil }
 func (stringCodec) Decode(data []byte) (string, error)          { return string(data), nil }
 
+// DecodeString returns s itself: a caller holding the stored bytes as an
+// immutable string (a Redis reply) decodes without a copy.
+func (stringCodec) DecodeString(s string) (string, error) { return s, nil }
+
+// StringDecoder is implemented by codecs that can decode from a string
+// without copying it (the String codec).
+type StringDecoder[V any] interface {
+	DecodeString(s string) (V, error)
+}
+
+// Default returns the codec a cache uses when none is given: the
+// passthrough codec for string and []byte values (no encoding work, no
+// quoting), JSON for everything else.
+func Default[V any]() Codec[V] {
+	var zero V
+	switch any(zero).(type) {
+	case string:
+		return any(String()).(Codec[V])
+	case []byte:
+		return any(Bytes()).(Codec[V])
+	}
+	return JSON[V]()
+}
+
 // Binary returns a codec for types with their own binary encoding: V
 // implements [encoding.BinaryMarshaler] and *V [encoding.BinaryUnmarshaler]
 // (protobuf-style generated code, hand-written encoders). If V also

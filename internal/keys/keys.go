@@ -53,6 +53,33 @@ func Base(prefix, key string) string {
 	return b.String()
 }
 
+// Bases returns Base(prefix, k) for every k of ks, in order, built in one
+// allocation: the keys are substrings of one string.
+func Bases(prefix string, ks []string) []string {
+	n := 0
+	for _, k := range ks {
+		n += len(prefix) + len(k) + 3
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for _, k := range ks {
+		b.WriteByte('{')
+		b.WriteString(prefix)
+		b.WriteByte(Sep)
+		b.WriteString(k)
+		b.WriteByte('}')
+	}
+	all := b.String()
+	out := make([]string, len(ks))
+	off := 0
+	for i, k := range ks {
+		l := len(prefix) + len(k) + 3
+		out[i] = all[off : off+l]
+		off += l
+	}
+	return out
+}
+
 // Split undoes [Base]: it returns the prefix and key of base, and false if
 // base is not a base key.
 func Split(base string) (prefix, key string, ok bool) {
