@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/aside-go/aside/internal/keys"
+	"github.com/aside-go/aside/internal/lease"
 	"github.com/aside-go/aside/internal/script"
 	"github.com/aside-go/aside/internal/validate"
 )
@@ -131,7 +132,7 @@ func inspect(ctx context.Context, rdb redis.Scripter, prefix, key string) (Entry
 		return e, "", fmt.Errorf("cache: inspect %q: unexpected reply of %d elements", key, len(res))
 	}
 	if tok, ok := res[3].(string); ok {
-		e.Lease = LeaseInfo{Held: true, Token: tok, TTL: pttl(res[4])}
+		e.Lease = LeaseInfo{Held: true, Token: tok, TTL: lease.Left(res[4])}
 	}
 	e.Marker, _ = res[5].(string)
 	typ, _ := res[0].(string)
@@ -139,7 +140,7 @@ func inspect(ctx context.Context, rdb redis.Scripter, prefix, key string) (Entry
 		return e, "", nil
 	}
 	e.Exists = true
-	e.TTL = pttl(res[2])
+	e.TTL = lease.Left(res[2])
 	raw, ok := res[1].(string)
 	if !ok {
 		e.Corrupt = fmt.Sprintf("a Redis %s, not a string", typ)
@@ -171,19 +172,6 @@ func corruptReason(err error) string {
 		s = strings.TrimPrefix(s, errCorrupt.Error()+": ")
 	}
 	return s
-}
-
-// pttl turns a PTTL reply into a duration: -1 for no expiry, 0 for a
-// missing key.
-func pttl(v any) time.Duration {
-	n, _ := v.(int64)
-	switch {
-	case n == -1:
-		return -1
-	case n < 0:
-		return 0
-	}
-	return time.Duration(n) * time.Millisecond
 }
 
 // BloomInfo describes a cache's shared bloom filter in Redis

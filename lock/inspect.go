@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/aside-go/aside/internal/lease"
 	"github.com/aside-go/aside/internal/script"
 )
 
@@ -38,7 +39,7 @@ func (c *Client) Inspect(ctx context.Context, key string) (Info, error) {
 	}
 	if tok, ok := res[0].(string); ok {
 		info.Held, info.Token = true, tok
-		info.TTL = leftOf(res[1])
+		info.TTL = lease.Left(res[1])
 	}
 	if f, ok := res[2].(string); ok {
 		n, err := strconv.ParseInt(f, 10, 64)
@@ -93,17 +94,4 @@ func (c *Client) InspectSemaphore(ctx context.Context, name string) (SemaphoreIn
 		info.Holders = append(info.Holders, HolderInfo{Token: tok, TTL: time.Duration(ms) * time.Millisecond})
 	}
 	return info, nil
-}
-
-// leftOf turns a PTTL reply into the lease left: -1 for no expiry, 0 for a
-// missing key.
-func leftOf(v any) time.Duration {
-	n, _ := v.(int64)
-	switch {
-	case n == -1:
-		return -1
-	case n < 0:
-		return 0
-	}
-	return time.Duration(n) * time.Millisecond
 }

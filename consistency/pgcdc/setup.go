@@ -23,13 +23,9 @@ var (
 // connection (not a replication one). Creating a publication FOR ALL
 // TABLES (opt.Tables nil) needs a superuser.
 func Setup(ctx context.Context, connString string, opt *Options) error {
-	o, err := opt.withDefaults()
+	o, conn, err := connect(ctx, connString, opt)
 	if err != nil {
 		return err
-	}
-	conn, err := pgx.Connect(ctx, connString)
-	if err != nil {
-		return fmt.Errorf("pgcdc: connect: %w", err)
 	}
 	defer conn.Close(context.Background())
 	var level string
@@ -78,13 +74,9 @@ func Setup(ctx context.Context, connString string, opt *Options) error {
 // keeps WAL on the server until it is dropped: drop it when the cache it
 // fed is gone. It fails while a follower streams from the slot.
 func Drop(ctx context.Context, connString string, opt *Options) error {
-	o, err := opt.withDefaults()
+	o, conn, err := connect(ctx, connString, opt)
 	if err != nil {
 		return err
-	}
-	conn, err := pgx.Connect(ctx, connString)
-	if err != nil {
-		return fmt.Errorf("pgcdc: connect: %w", err)
 	}
 	defer conn.Close(context.Background())
 	if _, err := conn.Exec(ctx, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1", o.Slot); err != nil {
@@ -113,13 +105,9 @@ func retainedWAL(ctx context.Context, conn *pgx.Conn, slot string) (int64, error
 // the call is invalidated. For tests, migrations and deploy scripts; it
 // polls every 50 ms until ctx ends.
 func WaitCaughtUp(ctx context.Context, connString string, opt *Options) error {
-	o, err := opt.withDefaults()
+	o, conn, err := connect(ctx, connString, opt)
 	if err != nil {
 		return err
-	}
-	conn, err := pgx.Connect(ctx, connString)
-	if err != nil {
-		return fmt.Errorf("pgcdc: connect: %w", err)
 	}
 	defer conn.Close(context.Background())
 	var target string
@@ -146,4 +134,18 @@ func WaitCaughtUp(ctx context.Context, connString string, opt *Options) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// connect validates opt and opens an ordinary connection, which the caller
+// closes.
+func connect(ctx context.Context, connString string, opt *Options) (Options, *pgx.Conn, error) {
+	o, err := opt.withDefaults()
+	if err != nil {
+		return o, nil, err
+	}
+	conn, err := pgx.Connect(ctx, connString)
+	if err != nil {
+		return o, nil, fmt.Errorf("pgcdc: connect: %w", err)
+	}
+	return o, conn, nil
 }

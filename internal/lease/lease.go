@@ -38,6 +38,19 @@ func Token() string { return rand.Text() }
 // Ms returns d in whole milliseconds, at least 1, as scripts take it.
 func Ms(d time.Duration) int64 { return max(d.Milliseconds(), 1) }
 
+// Left turns a PTTL reply (an int64 from a script) into the time left: -1
+// for a key without expiry, 0 for a missing key or an unreadable reply.
+func Left(v any) time.Duration {
+	n, _ := v.(int64)
+	switch {
+	case n == -1:
+		return -1
+	case n < 0:
+		return 0
+	}
+	return time.Duration(n) * time.Millisecond
+}
+
 // Processor is the part of a go-redis client that [WaitAll] uses; every
 // go-redis client satisfies it.
 type Processor interface {
