@@ -37,6 +37,7 @@ type Cache[V any] struct {
 
 	downUntil atomic.Int64 // monoNow until which Redis is left alone after a failure
 	local     *local[V]    // nil without an L1 tier
+	tracker   *tracker     // nil without LocalOptions.Tracking
 	bloom     *bloomGuard  // nil without a bloom guard
 	sem       *semaphore.Weighted
 	sf        singleflight.Group // loads
@@ -84,7 +85,17 @@ func New[V any](rdb redis.UniversalClient, opt *Options[V]) (*Cache[V], error) {
 		return nil, fmt.Errorf("cache: metrics: %w", err)
 	}
 	c.base, c.stop = context.WithCancel(context.Background())
+	if o.Local != nil && o.Local.Tracking {
+		c.tracker = startTracking(c)
+	}
 	return c, nil
+}
+
+// report passes an error of background work to Options.OnError.
+func (c *Cache[V]) report(err error) {
+	if c.opt.OnError != nil {
+		c.opt.OnError(err)
+	}
 }
 
 // Prefix returns the key prefix: user key k lives in Redis under
@@ -481,6 +492,9 @@ func (c *Cache[V]) Close() error {
 	c.mu.Unlock()
 	c.wg.Wait()
 	c.stop()
+	if c.tracker != nil {
+		c.tracker.close()
+	}
 	if !already {
 		return c.ins.reg.Unregister()
 	}

@@ -28,6 +28,12 @@ type Stats struct {
 	RedisErrors  int64 // Redis operations that failed
 	FailOpen     int64 // values served from the loader while Redis failed
 
+	// TrackingInvalidations counts L1 entries dropped because Redis
+	// reported their key changed (LocalOptions.Tracking);
+	// TrackingFlushes counts whole-L1 flushes because a tracking
+	// connection was lost or Redis flushed its data.
+	TrackingInvalidations, TrackingFlushes int64
+
 	// LoadP50 and LoadP99 are quantiles of the latest loader calls'
 	// durations (up to 1,024 of them); zero before the first load.
 	LoadP50, LoadP99 time.Duration
@@ -38,6 +44,7 @@ type counters struct {
 	localHits, redisHits, misses, loads, loadErrors, leaseWaits,
 	staleServed, refreshes, negativeHits, bloomRejects, corrupt,
 	redisErrors, failOpen atomic.Int64
+	trackingInvalidations, trackingFlushes atomic.Int64
 }
 
 // instruments are the OpenTelemetry side of the counters: observable
@@ -72,6 +79,8 @@ func newInstruments(mp metric.MeterProvider, prefix string, c *counters) (*instr
 		{Name: "aside.cache.corrupt", Desc: "Undecodable entries met.", V: &c.corrupt},
 		{Name: "aside.cache.redis_errors", Desc: "Failed Redis operations.", V: &c.redisErrors},
 		{Name: "aside.cache.failopen", Desc: "Values served from the loader while Redis failed.", V: &c.failOpen},
+		{Name: "aside.cache.tracking_invalidations", Desc: "L1 entries dropped because Redis reported their key changed.", V: &c.trackingInvalidations},
+		{Name: "aside.cache.tracking_flushes", Desc: "Whole-L1 flushes because a tracking connection was lost or Redis flushed its data.", V: &c.trackingFlushes},
 	}
 	in.reg, err = otelx.ObserveCounters(m, attribute.String("aside.cache.prefix", prefix), list)
 	if err != nil {
@@ -90,6 +99,7 @@ func (c *Cache[V]) Stats() Stats {
 		StaleServed: k.staleServed.Load(), Refreshes: k.refreshes.Load(),
 		NegativeHits: k.negativeHits.Load(), BloomRejects: k.bloomRejects.Load(),
 		Corrupt: k.corrupt.Load(), RedisErrors: k.redisErrors.Load(), FailOpen: k.failOpen.Load(),
+		TrackingInvalidations: k.trackingInvalidations.Load(), TrackingFlushes: k.trackingFlushes.Load(),
 		LoadP50: q[0], LoadP99: q[1],
 	}
 }

@@ -80,6 +80,11 @@ type Options[V any] struct {
 	// GetMany loads each miss through Loader, as Get does.
 	BatchLoader BatchLoader[V]
 
+	// OnError receives errors of the cache's background work that no
+	// caller sees: a lost tracking connection (LocalOptions.Tracking). If
+	// nil, they are only counted.
+	OnError func(error)
+
 	// Codec encodes values. If nil, [String] for string values, [Bytes]
 	// for []byte values, else [JSON].
 	Codec Codec[V]
@@ -152,6 +157,15 @@ type LocalOptions struct {
 	// TTL is how long an entry lives in the tier, jittered like every TTL.
 	// If zero, 10 seconds.
 	TTL time.Duration
+	// Tracking keeps the tier right through Redis itself: Redis reports
+	// every change of a key of the cache's prefix, whoever made it
+	// (another service, a script, redis-cli), and the entry is dropped
+	// (CLIENT TRACKING in broadcast mode, on two connections per node
+	// that the cache opens beside the client; Redis 6 or later). A lost
+	// tracking connection flushes the tier and is reported to
+	// [Options.OnError] and counted in [Stats.TrackingFlushes]. Entries
+	// still expire after TTL.
+	Tracking bool
 }
 
 // ErrInvalidOptions is wrapped by every error [New] returns for options
