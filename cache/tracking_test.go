@@ -166,4 +166,26 @@ func TestTracking_lostConnectionFlushes(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventuallyValue(t, a, "k", "v2")
+
+	// A Redis restart (it keeps nothing here): flushed, then tracked again.
+	inL1(t, a, "k", "v2")
+	flushes := a.Stats().TrackingFlushes
+	srv.Kill()
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for a.Stats().TrackingFlushes == flushes {
+		if time.Now().After(deadline) {
+			t.Fatal("no flush after a Redis restart")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	src.Store("k", "v3") // the restart lost the stored value: the next read loads
+	eventuallyValue(t, a, "k", "v3")
+	waitTracking(t, other, a)
+	if err := other.Set(context.Background(), "k", "v4"); err != nil {
+		t.Fatal(err)
+	}
+	eventuallyValue(t, a, "k", "v4")
 }
