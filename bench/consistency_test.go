@@ -32,17 +32,20 @@ func BenchmarkConsistencyStaleness_Aside(b *testing.B) {
 		name     string
 		scenario staleness.Scenario
 		l1       time.Duration
+		tracked  bool
 	}
 	// The follower of the change log needs wal_level=logical: its run
 	// uses the bench's private PostgreSQL (see pgcdc_test.go).
 	followerURL, followerPool := logicalDB(b)
 	runs := []run{
-		{"none", staleness.NoInvalidation, 0},
-		{"daw", staleness.DeleteAfterWrite, 0},
-		{"double", staleness.DoubleDelete, 0},
-		{"strong", staleness.Strong, 0},
-		{"strong-l1", staleness.Strong, 500 * time.Millisecond},
-		{"follower", staleness.External, 0},
+		{"none", staleness.NoInvalidation, 0, false},
+		{"daw", staleness.DeleteAfterWrite, 0, false},
+		{"double", staleness.DoubleDelete, 0, false},
+		{"strong", staleness.Strong, 0, false},
+		{"strong-l1", staleness.Strong, 500 * time.Millisecond, false},
+		{"strong-l1-tracked", staleness.Strong, 500 * time.Millisecond, true},
+		{"follower", staleness.External, 0, false},
+		{"follower-l1-tracked", staleness.External, 500 * time.Millisecond, true},
 	}
 	var last []staleness.Result
 	stale := make([]float64, len(runs))
@@ -51,13 +54,14 @@ func BenchmarkConsistencyStaleness_Aside(b *testing.B) {
 		last = last[:0]
 		for i, r := range runs {
 			cfg := staleness.Config{
-				DB:       pool,
-				Clients:  []redis.UniversalClient{client(b), client(b)},
-				Prefix:   prefix(b),
-				Scenario: r.scenario,
-				L1TTL:    r.l1,
-				Window:   r.l1 + 100*time.Millisecond,
-				Duration: dur,
+				DB:         pool,
+				Clients:    []redis.UniversalClient{client(b), client(b)},
+				Prefix:     prefix(b),
+				Scenario:   r.scenario,
+				L1TTL:      r.l1,
+				L1Tracking: r.tracked,
+				Window:     r.l1 + 100*time.Millisecond,
+				Duration:   dur,
 			}
 			if r.scenario == staleness.External {
 				cfg.DB = followerPool

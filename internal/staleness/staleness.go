@@ -75,6 +75,9 @@ type Config struct {
 	Scenario Scenario
 	// L1TTL turns the caches' L1 tier on with this TTL. Zero: no L1.
 	L1TTL time.Duration
+	// L1Tracking keeps the L1 tier right through Redis' own invalidation
+	// messages (cache.LocalOptions.Tracking).
+	L1Tracking bool
 	// Rows, Writers and Readers size the run. If zero: 8 rows, 4 writers,
 	// 8 readers.
 	Rows, Writers, Readers int
@@ -100,11 +103,12 @@ type Config struct {
 
 // Result is what one run measured.
 type Result struct {
-	Scenario Scenario
-	Label    string
-	L1TTL    time.Duration
-	Writes   int // writes completed (including their invalidation)
-	Reads    int // reads completed
+	Scenario   Scenario
+	Label      string
+	L1TTL      time.Duration
+	L1Tracking bool
+	Writes     int // writes completed (including their invalidation)
+	Reads      int // reads completed
 	// StaleReads counts reads that returned a version older than one whose
 	// write had completed before the read began.
 	StaleReads int
@@ -257,7 +261,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		copt := &cache.Options[int64]{Prefix: cfg.Prefix, TTL: time.Minute, Loader: loader,
 			VersionedFills: cfg.Scenario == Strong || cfg.Scenario == External}
 		if cfg.L1TTL > 0 {
-			copt.Local = &cache.LocalOptions{TTL: cfg.L1TTL}
+			copt.Local = &cache.LocalOptions{TTL: cfg.L1TTL, Tracking: cfg.L1Tracking}
 		}
 		c, err := cache.New(rdb, copt)
 		if err != nil {
@@ -353,7 +357,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		return Result{}, firstErr
 	}
 
-	res := Result{Scenario: cfg.Scenario, Label: cfg.Label, L1TTL: cfg.L1TTL, Window: cfg.Window}
+	res := Result{Scenario: cfg.Scenario, Label: cfg.Label, L1TTL: cfg.L1TTL, L1Tracking: cfg.L1Tracking, Window: cfg.Window}
 	for _, in := range insts {
 		if in.k != nil {
 			res.Delay = max(res.Delay, in.k.Delay())
@@ -425,6 +429,9 @@ func Table(rs []Result) string {
 		l1 := "off"
 		if r.L1TTL > 0 {
 			l1 = r.L1TTL.String()
+			if r.L1Tracking {
+				l1 += ", tracked"
+			}
 		}
 		mode := r.Scenario.String()
 		if r.Label != "" {
