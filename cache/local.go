@@ -21,6 +21,9 @@ type local[V any] struct {
 	mask   uint64
 	ttl    time.Duration
 	jitter float64
+	// off turns the tier off (a miss for every get, no set) while a
+	// tracked L1 cannot trust its invalidations (LocalOptions.Tracking).
+	off atomic.Bool
 }
 
 type localShard[V any] struct {
@@ -63,6 +66,9 @@ func (l *local[V]) shard(key string) *localShard[V] {
 
 // get returns the live entry of key, if any.
 func (l *local[V]) get(key string) (*localEntry[V], bool) {
+	if l.off.Load() {
+		return nil, false
+	}
 	x, _ := l.index.Load(key)
 	e, _ := x.(*localEntry[V])
 	if e == nil || expired(e.exp) {
@@ -78,7 +84,7 @@ func (l *local[V]) get(key string) (*localEntry[V], bool) {
 // caps the entry's life (for values whose Redis life is shorter): zero
 // means the tier's TTL, negative means do not store.
 func (l *local[V]) set(key string, v V, neg bool, ttl time.Duration) {
-	if ttl < 0 {
+	if ttl < 0 || l.off.Load() {
 		return
 	}
 	if ttl == 0 || ttl > l.ttl {

@@ -45,6 +45,10 @@ import (
 // invalidateChannel is where Redis sends tracking invalidations in RESP2.
 const invalidateChannel = "__redis__:invalidate"
 
+// versionSuffix ends the Redis key of an entry's version marker
+// (keys.Sub(base, "ver")).
+const versionSuffix = ":ver"
+
 // tracker keeps the L1 tier of one cache right through CLIENT TRACKING.
 type tracker struct {
 	rdb        redis.UniversalClient
@@ -52,6 +56,7 @@ type tracker struct {
 	cachePfx   string
 	invalidate func(keys ...string)
 	flush      func(reason error)
+	enable     func() // invalidations flow on every node: L1 may serve
 
 	wg     sync.WaitGroup
 	cancel context.CancelFunc
@@ -60,15 +65,24 @@ type tracker struct {
 // startTracking starts tracking for c; stop it with tracker.close.
 func startTracking[V any](c *Cache[V]) *tracker {
 	ctx, cancel := context.WithCancel(context.Background())
+	// Until every node's invalidations flow, and after any loss until they
+	// flow again, L1 neither serves nor stores: what it held or would
+	// store then may already be stale.
+	c.local.off.Store(true)
 	t := &tracker{
 		rdb:        c.rdb,
 		prefix:     "{" + c.opt.Prefix + string(keys.Sep),
 		cachePfx:   c.opt.Prefix,
 		invalidate: c.InvalidateLocal,
 		flush: func(reason error) {
+			c.local.off.Store(true)
 			c.FlushLocal()
 			c.ctr.trackingFlushes.Add(1)
 			c.report(fmt.Errorf("cache: tracked L1 flushed: %w", reason))
+		},
+		enable: func() {
+			c.epoch.Add(1) // reads begun before cannot store
+			c.local.off.Store(false)
 		},
 		cancel: cancel,
 	}
@@ -101,9 +115,19 @@ func (t *tracker) run(ctx context.Context, ctr *counters) {
 			wg.Go(func() { errs <- t.node(nctx, opt, ctr, ready) })
 		}
 		var err1 error
-		select {
-		case err1 = <-errs:
-		case <-ctx.Done():
+		up := 0
+	wait:
+		for {
+			select {
+			case <-ready:
+				if up++; up == len(nodes) {
+					t.enable()
+				}
+			case err1 = <-errs:
+				break wait
+			case <-ctx.Done():
+				break wait
+			}
 		}
 		stop()
 		wg.Wait()
@@ -111,10 +135,10 @@ func (t *tracker) run(ctx context.Context, ctr *counters) {
 			return
 		}
 		t.flush(err1)
-		sleep(ctx, wait.Next())
-		if len(ready) == len(nodes) {
+		if up == len(nodes) {
 			wait = backoff.Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
 		}
+		sleep(ctx, wait.Next())
 	}
 }
 
@@ -276,8 +300,12 @@ func (t *tracker) handle(m *redis.Message, ctr *counters) {
 	}
 	var changed []string
 	for _, k := range list {
-		// Only the entries themselves ({prefix|key}); leases, markers and
-		// the bloom filter carry a suffix and say nothing about a value.
+		// The entries themselves ({prefix|key}), and their version markers
+		// ({prefix|key}:ver): a versioned delete of a key that Redis did
+		// not hold changes only the marker, yet a load racing it must not
+		// enter L1. Leases, wake lists and the bloom filter say nothing
+		// about a value.
+		k = strings.TrimSuffix(k, versionSuffix)
 		if p, key, ok := keys.Split(k); ok && p == t.cachePfx {
 			changed = append(changed, key)
 		}

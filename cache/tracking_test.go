@@ -189,3 +189,47 @@ func TestTracking_lostConnectionFlushes(t *testing.T) {
 	}
 	eventuallyValue(t, a, "k", "v4")
 }
+
+// A load racing a versioned delete of a key Redis does not hold (only its
+// version marker changes) must not leave the old value in the tracked L1.
+func TestTracking_loadRacingMarkerOnlyDelete(t *testing.T) {
+	rdb := redistest.Standalone.Client(t)
+	prefix := redistest.Prefix(t)
+	var src sync.Map
+	src.Store("k", "old")
+	read, release := make(chan struct{}), make(chan struct{})
+	var once, released sync.Once
+	unblock := func() { released.Do(func() { close(release) }) }
+	defer unblock() // a failed test must not leave the loader blocked
+	a := newTestCache(t, rdb, &Options[string]{Prefix: prefix, OpTimeout: 10 * time.Second, VersionedFills: true,
+		Local: &LocalOptions{TTL: time.Minute, Tracking: true},
+		Loader: LoaderFunc[string](func(_ context.Context, k string) (string, error) {
+			v, _ := src.Load(k)
+			once.Do(func() { close(read); <-release })
+			return v.(string), nil
+		})})
+	other := newTestCache(t, rdb, &Options[string]{Prefix: prefix, OpTimeout: 10 * time.Second, VersionedFills: true})
+	waitTracking(t, other, a)
+	got := make(chan string, 1)
+	go func() { v, _ := a.Get(context.Background(), "k"); got <- v }()
+	<-read // the loader has read "old"; Redis holds nothing for k
+	n := a.Stats().TrackingInvalidations
+	src.Store("k", "new")
+	if err := other.Delete(context.Background(), "k"); err != nil { // bumps only the marker
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for a.Stats().TrackingInvalidations == n {
+		if time.Now().After(deadline) {
+			t.Fatal("the marker change was not reported")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	unblock()
+	if v := <-got; v != "old" {
+		t.Fatalf("the racing read got %q", v)
+	}
+	if v, err := a.Get(context.Background(), "k"); err != nil || v != "new" {
+		t.Errorf("after the race Get = %q, %v; want new (the old value stayed in L1 or Redis)", v, err)
+	}
+}
