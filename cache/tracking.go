@@ -295,7 +295,7 @@ func (t *tracker) handle(m *redis.Message, ctr *counters) {
 		list = []string{m.Payload}
 	}
 	if len(list) == 0 {
-		t.flush(errors.New("Redis flushed its data"))
+		t.flush(errors.New("the server flushed its data (FLUSHALL or FLUSHDB)"))
 		return
 	}
 	var changed []string
