@@ -93,16 +93,18 @@ func decodeEntry[V any](codec Codec[V], s string) (e envelope, v V, err error) {
 	if e.codec != codec.ID() {
 		return e, v, fmt.Errorf("%w: written by codec %d, this cache uses codec %d", errCorrupt, e.codec, codec.ID())
 	}
+	if sd, ok := codec.(internalcodec.StringDecoder[V]); ok {
+		// The built-in String codec: no copy (s is an immutable Redis
+		// reply), and it cannot panic.
+		v, err = sd.DecodeString(payload)
+		return e, v, err
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: codec panicked: %v", errCorrupt, r)
 		}
 	}()
-	if sd, ok := codec.(internalcodec.StringDecoder[V]); ok {
-		v, err = sd.DecodeString(payload) // no copy: s is an immutable Redis reply
-	} else {
-		v, err = codec.Decode(unsafe.Slice(unsafe.StringData(payload), len(payload)))
-	}
+	v, err = codec.Decode(unsafe.Slice(unsafe.StringData(payload), len(payload)))
 	if err != nil {
 		return e, v, fmt.Errorf("%w: %w", errCorrupt, err)
 	}
