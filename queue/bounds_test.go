@@ -22,8 +22,8 @@ func TestQueue_Enqueue_MaxPayloadSize(t *testing.T) {
 		if _, err := q.Enqueue(ctx, big); !errors.Is(err, queue.ErrTooLarge) {
 			t.Fatalf("Enqueue of 1 MiB + 1: %v, want ErrTooLarge", err)
 		}
-		if _, err := q.EnqueueBatch(ctx, []queue.Item{{Payload: []byte("small")}, {Payload: big}}); !errors.Is(err, queue.ErrTooLarge) {
-			t.Fatalf("EnqueueBatch with one too large: %v, want ErrTooLarge", err)
+		if _, err := q.EnqueueMany(ctx, []queue.Item{{Payload: []byte("small")}, {Payload: big}}); !errors.Is(err, queue.ErrTooLarge) {
+			t.Fatalf("EnqueueMany with one too large: %v, want ErrTooLarge", err)
 		}
 		if c, err := q.Counts(ctx); err != nil || c != (queue.Counts{}) {
 			t.Fatalf("counts %+v, %v; want nothing stored", c, err)

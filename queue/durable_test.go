@@ -23,8 +23,8 @@ func TestQueue_Enqueue_WaitReplicas(t *testing.T) {
 	if _, err := q.Enqueue(ctx, []byte("safe")); err != nil {
 		t.Fatalf("Enqueue waiting for the one replica: %v", err)
 	}
-	if _, err := q.EnqueueBatch(ctx, []queue.Item{{Payload: []byte("a")}, {Payload: []byte("b")}}); err != nil {
-		t.Fatalf("EnqueueBatch waiting for the one replica: %v", err)
+	if _, err := q.EnqueueMany(ctx, []queue.Item{{Payload: []byte("a")}, {Payload: []byte("b")}}); err != nil {
+		t.Fatalf("EnqueueMany waiting for the one replica: %v", err)
 	}
 	greedy := newQueue(t, rdb, &queue.Options{WaitReplicas: 2, WaitTimeout: 200 * time.Millisecond})
 	id, err := greedy.Enqueue(ctx, []byte("unsure"))

@@ -2,14 +2,16 @@ package queue
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/aside-go/aside/internal/script"
+	"github.com/redis/go-redis/v9"
 )
 
-// Item is one message of [Queue.EnqueueBatch].
+// Item is one message of [Queue.EnqueueMany].
 type Item struct {
 	Payload []byte          // the message's content; nil is stored as empty
 	Options []EnqueueOption // as for [Queue.Enqueue]
@@ -35,7 +37,7 @@ func (q *Queue) Enqueue(ctx context.Context, payload []byte, opts ...EnqueueOpti
 	defer cancel()
 	if q.opt.WaitReplicas > 0 {
 		// WAIT must follow the write on its connection: no merging.
-		return oneResult(q.runEnqueue(ctx, args))
+		return oneResult(q.enqueueResults(nil, 1, q.runEnqueueWait(ctx, args))[0])
 	}
 	return q.enq.do(ctx, args)
 }
@@ -52,17 +54,28 @@ func (q *Queue) opCtx(ctx context.Context) (context.Context, context.CancelFunc)
 // Redis for long; batches larger than that take several round trips.
 const maxBatch = 1000
 
-// EnqueueBatch adds messages in one round trip (one script call per 1000
-// messages) and returns their IDs in order. A duplicate (see
-// [ErrDuplicate]) does not stop the others: its slot holds the existing
-// message's ID and the returned error wraps ErrDuplicate. On any other
-// error, messages of earlier script calls may be stored.
-func (q *Queue) EnqueueBatch(ctx context.Context, items []Item) ([]string, error) {
+// EnqueueResult is what [Queue.EnqueueMany] did with one message.
+type EnqueueResult struct {
+	// ID is the message's ID; for a duplicate, the existing message's.
+	ID string
+	// Err is nil when the message was stored, [ErrDuplicate] when an
+	// equal one is queued (nothing stored), or the error of the script call
+	// that carried it (the message may or may not be stored, as with any
+	// Redis write that fails).
+	Err error
+}
+
+// EnqueueMany adds messages, each with its own options (IDs, dedupe IDs,
+// delays, max deliveries), in one round trip: one script call per 1000
+// messages, all sent in one pipeline. It returns one result per item, in
+// order. Duplicates are reported in their results and do not make err
+// non-nil; err is the first other failure. An item that fails validation
+// (a bad option, a payload over MaxPayloadSize) fails the whole call
+// before anything is sent, and the results are nil.
+func (q *Queue) EnqueueMany(ctx context.Context, items []Item) ([]EnqueueResult, error) {
 	if len(items) == 0 {
 		return nil, nil
 	}
-	ctx, cancel := q.opCtx(ctx)
-	defer cancel()
 	all := make([]any, 0, argsPerItem*len(items))
 	for _, it := range items {
 		a, err := q.itemArgs(it)
@@ -71,21 +84,72 @@ func (q *Queue) EnqueueBatch(ctx context.Context, items []Item) ([]string, error
 		}
 		all = append(all, a...)
 	}
-	ids := make([]string, 0, len(items))
-	dups := 0
+	ctx, cancel := q.opCtx(ctx)
+	defer cancel()
+	out := make([]EnqueueResult, 0, len(items))
+	if q.opt.WaitReplicas > 0 {
+		// WAIT must follow the writes on their connection: one call at a time.
+		var first error
+		for start := 0; start < len(items); start += maxBatch {
+			end := min(start+maxBatch, len(items))
+			out = q.enqueueResults(out, end-start, q.runEnqueueWait(ctx, all[argsPerItem*start:argsPerItem*end]))
+		}
+		for _, r := range out {
+			if r.Err != nil && !errors.Is(r.Err, ErrDuplicate) && first == nil {
+				first = r.Err
+			}
+		}
+		return out, first
+	}
+	calls := make([]script.Call, 0, (len(items)+maxBatch-1)/maxBatch)
 	for start := 0; start < len(items); start += maxBatch {
 		end := min(start+maxBatch, len(items))
-		got, d, err := q.runEnqueue(ctx, all[argsPerItem*start:argsPerItem*end])
-		ids = append(ids, got...)
-		if err != nil {
-			return ids, err
+		calls = append(calls, q.enqueueCall(all[argsPerItem*start:argsPerItem*end]))
+	}
+	cmds := script.RunAll(ctx, q.rdb, calls)
+	var first error
+	for i, cmd := range cmds {
+		n := len(calls[i].Args) / argsPerItem // the window argument rounds down
+		out = q.enqueueResults(out, n, enqueueReply{cmd: cmd})
+		if err := out[len(out)-1].Err; err != nil && !errors.Is(err, ErrDuplicate) && first == nil {
+			first = err
 		}
-		dups += d
 	}
-	if dups > 0 {
-		return ids, fmt.Errorf("%w (%d of %d messages)", ErrDuplicate, dups, len(items))
+	return out, first
+}
+
+// enqueueReply is one enqueue script call's reply, with the error of a
+// WAIT that followed it.
+type enqueueReply struct {
+	cmd  *redis.Cmd
+	werr error
+}
+
+// enqueueResults appends the results of one script call carrying n messages.
+func (q *Queue) enqueueResults(out []EnqueueResult, n int, r enqueueReply) []EnqueueResult {
+	res, err := r.cmd.Slice()
+	if err == nil && len(res) != 2*n {
+		err = fmt.Errorf("%d replies for %d messages", len(res)/2, n)
 	}
-	return ids, nil
+	if err != nil {
+		err = fmt.Errorf("queue: enqueue: %w", err)
+		for range n {
+			out = append(out, EnqueueResult{Err: err})
+		}
+		return out
+	}
+	werr := r.werr
+	if werr != nil {
+		werr = fmt.Errorf("queue: enqueue: %w", werr)
+	}
+	for i := 0; i < len(res); i += 2 {
+		e := EnqueueResult{ID: str(res[i]), Err: werr}
+		if toInt(res[i+1]) == 1 {
+			e.Err = ErrDuplicate
+		}
+		out = append(out, e)
+	}
+	return out
 }
 
 // argsPerItem is how many enqueue script arguments one message takes.
@@ -120,32 +184,21 @@ func (q *Queue) itemArgs(it Item) ([]any, error) {
 	return []any{c.id, given, storedValue(maxD, it.Payload), delayMs, c.dedupeID}, nil
 }
 
-// runEnqueue runs the enqueue script for msgArgs (argsPerItem per message) and
-// returns the ids and the number of duplicates.
-func (q *Queue) runEnqueue(ctx context.Context, msgArgs []any) ([]string, int, error) {
+// enqueueCall is the enqueue script call for msgArgs (argsPerItem per
+// message).
+func (q *Queue) enqueueCall(msgArgs []any) script.Call {
 	args := make([]any, 0, 1+len(msgArgs))
 	args = append(args, q.opt.DedupeWindow.Milliseconds())
 	args = append(args, msgArgs...)
-	cmd, werr := script.QueueEnqueue.RunWait(ctx, q.rdb, q.opt.WaitReplicas, q.opt.WaitTimeout, q.k.enqueue, args...)
-	res, err := cmd.Slice()
-	if err != nil {
-		return nil, 0, fmt.Errorf("queue: enqueue: %w", err)
-	}
-	if werr != nil {
-		werr = fmt.Errorf("queue: enqueue: %w", werr)
-	}
-	if len(res) != 2*(len(msgArgs)/argsPerItem) {
-		return nil, 0, fmt.Errorf("queue: enqueue: %d replies for %d messages", len(res)/2, len(msgArgs)/argsPerItem)
-	}
-	ids := make([]string, 0, len(res)/2)
-	dups := 0
-	for i := 0; i+1 < len(res); i += 2 {
-		ids = append(ids, str(res[i]))
-		if toInt(res[i+1]) == 1 {
-			dups++
-		}
-	}
-	return ids, dups, werr
+	return script.Call{Script: script.QueueEnqueue, Keys: q.k.enqueue, Args: args}
+}
+
+// runEnqueueWait runs one enqueue script call followed, when WaitReplicas
+// asks for it, by WAIT on the same connection.
+func (q *Queue) runEnqueueWait(ctx context.Context, msgArgs []any) enqueueReply {
+	c := q.enqueueCall(msgArgs)
+	cmd, werr := c.Script.RunWait(ctx, q.rdb, q.opt.WaitReplicas, q.opt.WaitTimeout, c.Keys, c.Args...)
+	return enqueueReply{cmd: cmd, werr: werr}
 }
 
 // combiner merges concurrent single-message enqueues. A call that finds no
@@ -187,11 +240,11 @@ func (c *combiner) do(ctx context.Context, args []any) (string, error) {
 		// Nothing in flight: send it from this goroutine, no hand-off.
 		c.sending++
 		c.mu.Unlock()
-		ids, dups, err := c.q.runEnqueue(ctx, args)
+		r := c.q.enqueueResults(nil, 1, c.q.runEnqueueWait(ctx, args))[0]
 		c.mu.Lock()
 		c.sending--
 		c.mu.Unlock()
-		return oneResult(ids, dups, err)
+		return oneResult(r)
 	}
 	r := &enqReq{ctx: ctx, args: args, done: make(chan enqRes, 1)}
 	if c.reqs == nil {
@@ -208,8 +261,7 @@ func (c *combiner) do(ctx context.Context, args []any) (string, error) {
 	default:
 		// The buffer is full: send this one alone rather than block.
 		c.mu.Unlock()
-		ids, dups, err := c.q.runEnqueue(ctx, args)
-		return oneResult(ids, dups, err)
+		return oneResult(c.q.enqueueResults(nil, 1, c.q.runEnqueueWait(ctx, args))[0])
 	}
 	select {
 	case res := <-r.done:
@@ -219,17 +271,11 @@ func (c *combiner) do(ctx context.Context, args []any) (string, error) {
 	}
 }
 
-func oneResult(ids []string, dups int, err error) (string, error) {
-	if err != nil {
-		if len(ids) > 0 { // stored, but not on enough replicas
-			return ids[0], err
-		}
-		return "", err
+func oneResult(r EnqueueResult) (string, error) {
+	if r.Err != nil && !errors.Is(r.Err, ErrDuplicate) && !errors.Is(r.Err, ErrNotReplicated) {
+		return "", r.Err
 	}
-	if dups > 0 {
-		return ids[0], ErrDuplicate
-	}
-	return ids[0], nil
+	return r.ID, r.Err
 }
 
 // flush sends waiting requests until none come for flusherIdle.
@@ -299,7 +345,8 @@ func (c *combiner) send(batch []*enqReq) {
 	// One caller's cancel must not fail the others: run detached, bounded.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(live[0].ctx), opTimeout)
 	defer cancel()
-	res, err := script.QueueEnqueue.Run(ctx, c.q.rdb, c.q.k.enqueue, append([]any{c.q.opt.DedupeWindow.Milliseconds()}, args...)...).Slice()
+	call := c.q.enqueueCall(args)
+	res, err := call.Script.Run(ctx, c.q.rdb, call.Keys, call.Args...).Slice()
 	if err == nil && len(res) != 2*len(live) {
 		err = fmt.Errorf("%d replies for %d messages", len(res)/2, len(live))
 	}

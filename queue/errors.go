@@ -19,7 +19,7 @@ var (
 	// Nothing was changed.
 	ErrStaleDelivery = errors.New("queue: stale delivery")
 
-	// ErrDuplicate is returned by [Queue.Enqueue] and [Queue.EnqueueBatch]
+	// ErrDuplicate is returned by [Queue.Enqueue] and [Queue.EnqueueMany]
 	// when a message with the same caller-chosen ID is still queued, or a
 	// message with the same dedupe ID was enqueued within the dedupe window.
 	// The existing message's ID is returned alongside it.
@@ -30,7 +30,7 @@ var (
 	// [Options.WaitReplicas] replicas in time.
 	ErrNotReplicated = script.ErrNotReplicated
 
-	// ErrTooLarge is returned by [Queue.Enqueue] and [Queue.EnqueueBatch]
+	// ErrTooLarge is returned by [Queue.Enqueue] and [Queue.EnqueueMany]
 	// for a payload over [Options.MaxPayloadSize]; nothing is stored.
 	ErrTooLarge = errors.New("queue: payload too large")
 

@@ -151,12 +151,14 @@ func TestWorker_ConsumerKilled_NothingLost(t *testing.T) {
 				for i := range items {
 					items[i].Payload = []byte("job") // equal payloads: ids tell them apart
 				}
-				got, err := q.EnqueueBatch(ctx, items)
+				got, err := q.EnqueueMany(ctx, items)
 				if err != nil {
 					produced <- err
 					return
 				}
-				ids = append(ids, got...)
+				for _, r := range got {
+					ids = append(ids, r.ID)
+				}
 				time.Sleep(5 * time.Millisecond)
 			}
 			produced <- nil

@@ -24,7 +24,7 @@ type Options struct {
 	// value means no limit.
 	MaxDeliveries int
 
-	// MaxPayloadSize is the largest payload Enqueue and EnqueueBatch
+	// MaxPayloadSize is the largest payload Enqueue and EnqueueMany
 	// accept; a larger one is refused with [ErrTooLarge], stored nowhere.
 	// If zero, 1 MiB; if negative, no limit.
 	MaxPayloadSize int
@@ -35,14 +35,14 @@ type Options struct {
 	// delivers its first message. If zero, 4 MiB; if negative, no bound.
 	MaxFetchBytes int
 
-	// OpTimeout bounds Enqueue and EnqueueBatch when their ctx has no
+	// OpTimeout bounds Enqueue and EnqueueMany when their ctx has no
 	// earlier deadline, so a Redis that does not answer costs a bounded
 	// wait (the message may or may not be stored then, as with any write
 	// whose reply is lost). If zero, 5 seconds; if negative, only ctx
 	// bounds them.
 	OpTimeout time.Duration
 
-	// WaitReplicas, when above zero, makes every Enqueue and EnqueueBatch
+	// WaitReplicas, when above zero, makes every Enqueue and EnqueueMany
 	// wait (Redis WAIT, on the connection that wrote) until that many
 	// replicas have the messages, for services that cannot lose an
 	// acknowledged message in a failover: Redis replicates asynchronously,

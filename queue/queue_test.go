@@ -224,7 +224,7 @@ func TestQueue_Enqueue_DedupeWindowExpires(t *testing.T) {
 	}
 }
 
-func TestQueue_EnqueueBatch_OneCallManyMessages(t *testing.T) {
+func TestQueue_EnqueueMany_ResultsPerMessage(t *testing.T) {
 	redistest.EachTopology(t, func(t *testing.T, tp *redistest.Topology) {
 		ctx := t.Context()
 		q := newQueue(t, tp.Client(t), nil)
@@ -235,18 +235,30 @@ func TestQueue_EnqueueBatch_OneCallManyMessages(t *testing.T) {
 		items[3].Options = []queue.EnqueueOption{queue.WithDelay(time.Hour)}
 		items[4].Options = []queue.EnqueueOption{queue.WithID("fixed")}
 		items[5].Options = []queue.EnqueueOption{queue.WithID("fixed")}
-		ids, err := q.EnqueueBatch(ctx, items)
-		if !errors.Is(err, queue.ErrDuplicate) {
-			t.Errorf("EnqueueBatch error = %v, want ErrDuplicate for item 5", err)
+		res, err := q.EnqueueMany(ctx, items)
+		if err != nil {
+			t.Fatalf("EnqueueMany: %v", err)
 		}
-		if len(ids) != len(items) || ids[4] != "fixed" || ids[5] != "fixed" {
-			t.Fatalf("ids: %d, [4]=%q [5]=%q", len(ids), ids[4], ids[5])
+		if len(res) != len(items) || res[4].ID != "fixed" || res[5].ID != "fixed" {
+			t.Fatalf("results: %d, [4]=%+v [5]=%+v", len(res), res[4], res[5])
+		}
+		for i, r := range res {
+			want := error(nil)
+			if i == 5 {
+				want = queue.ErrDuplicate
+			}
+			if !errors.Is(r.Err, want) || (want == nil && r.Err != nil) || r.ID == "" {
+				t.Errorf("result %d = %+v, want err %v", i, r, want)
+			}
 		}
 		if c := counts(t, q); c != (queue.Counts{Ready: 2498, Delayed: 1}) {
 			t.Errorf("counts = %+v, want 2498 ready, 1 delayed", c)
 		}
-		if _, err := q.EnqueueBatch(ctx, []queue.Item{{Options: []queue.EnqueueOption{queue.WithDelay(-1)}}}); err == nil {
-			t.Error("negative delay accepted")
+		if res, err := q.EnqueueMany(ctx, []queue.Item{{}, {Options: []queue.EnqueueOption{queue.WithDelay(-1)}}}); err == nil || res != nil {
+			t.Errorf("negative delay accepted: %v, %v", res, err)
+		}
+		if c := counts(t, q); c != (queue.Counts{Ready: 2498, Delayed: 1}) {
+			t.Errorf("a rejected batch stored messages: counts = %+v", c)
 		}
 	})
 }

@@ -1,4 +1,4 @@
---! uses: now maxof
+--! uses: now maxof bulk
 -- queue_fetch applies acks, reclaims expired deliveries, promotes due
 -- delayed messages and delivers up to ARGV[1] ready messages, all in one
 -- call, so a busy worker pays one round trip per batch for all of it.
@@ -13,7 +13,10 @@
 -- acks m, then m pairs of id, token
 -- Every record is read before anything changes for it: a message whose
 -- bookkeeping cannot be read goes to the dead letters with the reason, a
--- corrupt token counter is restarted from the server clock.
+-- corrupt token counter is restarted from the server clock. Acks and
+-- deliveries cost a fixed number of Redis calls per batch (HMGET, HSET,
+-- ZADD... of many fields), not per message: Redis' time per message is
+-- what bounds a busy queue.
 -- Returns {moved, ms until the next delayed message is due or the next
 -- deadline passes (-1: none, or not computed because messages were
 -- delivered), stale acks, then 5 per delivered message: id, "max:payload",
@@ -26,13 +29,23 @@ if seq and not tonumber(seq) then
 end
 local stale = 0
 local nacks = tonumber(ARGV[7])
-for i = 8, 7 + 2 * nacks, 2 do
-  local id = ARGV[i]
-  if redis.call('HGET', KEYS[7], id) == ARGV[i+1] then
-    redis.call('ZREM', KEYS[2], id)
-    for k = 5, 8 do redis.call('HDEL', KEYS[k], id) end
-  else
-    stale = stale + 1
+if nacks > 0 then
+  local ids = {}
+  for i = 1, nacks do ids[i] = ARGV[6 + 2 * i] end
+  local toks = hmget(KEYS[7], ids)
+  local done, seen = {}, {}
+  for i = 1, nacks do
+    local id = ids[i]
+    if toks[i] == ARGV[7 + 2 * i] and not seen[id] then
+      seen[id] = true
+      done[#done+1] = id
+    else
+      stale = stale + 1
+    end
+  end
+  if #done > 0 then
+    bulk('ZREM', KEYS[2], done)
+    for k = 5, 8 do bulk('HDEL', KEYS[k], done) end
   end
 end
 local moved = 0
@@ -59,43 +72,74 @@ if ARGV[3] == '1' then
     end
   end
   local due = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, limit)
-  for _, id in ipairs(due) do
-    redis.call('ZREM', KEYS[3], id)
-    redis.call('LPUSH', KEYS[1], id)
-    moved = moved + 1
+  if #due > 0 then
+    bulk('ZREM', KEYS[3], due)
+    bulk('LPUSH', KEYS[1], due)
+    moved = moved + #due
   end
 end
 local out = {moved, -1, stale}
 local want = tonumber(ARGV[1])
-local budget = tonumber(ARGV[6])
-local delivered, bytes = 0, 0
-local deadline = now + tonumber(ARGV[2])
-while delivered < want do
-  local id = redis.call('RPOP', KEYS[1])
-  if not id then break end
-  local p = redis.call('HGET', KEYS[5], id)
-  if p then -- else acked or purged meanwhile
-    if delivered > 0 and budget > 0 and bytes + #p > budget then
-      redis.call('RPUSH', KEYS[1], id) -- back to the front, for the next fetch
-      break
-    end
-    local n = countOf(redis.call('HGET', KEYS[6], id))
-    if not n or not maxOf(p) then
-      redis.call('HSET', KEYS[8], id, corruptText)
-      redis.call('RPUSH', KEYS[4], id)
-    else
-      n = n + 1
-      redis.call('HSET', KEYS[6], id, n)
-      local tok = redis.call('INCR', KEYS[9])
-      redis.call('HSET', KEYS[7], id, tok)
-      redis.call('ZADD', KEYS[2], deadline, id)
-      out[#out+1] = id
-      out[#out+1] = p
-      out[#out+1] = n
-      out[#out+1] = tok
-      out[#out+1] = redis.call('HGET', KEYS[8], id) or ''
-      delivered = delivered + 1
+if want > 0 then
+  -- The front of the queue is the list's tail: LRANGE gives the next
+  -- messages last first. Take them in order while the byte budget lasts.
+  local head = redis.call('LRANGE', KEYS[1], -want, -1)
+  local ids = {}
+  for i = #head, 1, -1 do ids[#ids+1] = head[i] end
+  local ps = hmget(KEYS[5], ids)
+  local budget = tonumber(ARGV[6])
+  local taken, bytes, live = 0, 0, {}
+  for i = 1, #ids do
+    local p = ps[i]
+    if p then -- else acked or purged meanwhile: drop the stray id
+      if #live > 0 and budget > 0 and bytes + #p > budget then break end
       bytes = bytes + #p
+      live[#live+1] = i
+    end
+    taken = i
+  end
+  if taken > 0 then redis.call('LTRIM', KEYS[1], 0, -taken - 1) end
+  local good = {}
+  if #live > 0 then
+    local lids = {}
+    for j, i in ipairs(live) do lids[j] = ids[i] end
+    local cs = hmget(KEYS[6], lids)
+    for j, i in ipairs(live) do
+      local n = countOf(cs[j])
+      if not n or not maxOf(ps[i]) then
+        redis.call('HSET', KEYS[8], ids[i], corruptText)
+        redis.call('RPUSH', KEYS[4], ids[i])
+      else
+        good[#good+1] = {i, n + 1}
+      end
+    end
+  end
+  if #good > 0 then
+    local last = redis.call('INCRBY', KEYS[9], #good)
+    local first = last - #good
+    local gids, counts, tokens, deadlines = {}, {}, {}, {}
+    local deadline = now + tonumber(ARGV[2])
+    for j, g in ipairs(good) do
+      local id = ids[g[1]]
+      gids[j] = id
+      tokens[#tokens+1] = id
+      -- a string: Lua would print a large number with an exponent
+      tokens[#tokens+1] = string.format('%.0f', first + j)
+      counts[#counts+1] = id
+      counts[#counts+1] = g[2]
+      deadlines[#deadlines+1] = deadline
+      deadlines[#deadlines+1] = id
+    end
+    bulk('HSET', KEYS[6], counts)
+    bulk('HSET', KEYS[7], tokens)
+    bulk('ZADD', KEYS[2], deadlines)
+    local errs = hmget(KEYS[8], gids)
+    for j, g in ipairs(good) do
+      out[#out+1] = gids[j]
+      out[#out+1] = ps[g[1]]
+      out[#out+1] = g[2]
+      out[#out+1] = tokens[2 * j]
+      out[#out+1] = errs[j] or ''
     end
   end
 end
