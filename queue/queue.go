@@ -96,6 +96,9 @@ type fetchArgs struct {
 	visibility time.Duration // of the delivered messages
 	reap       bool          // reclaim expired deliveries and promote due delayed messages first
 	acks       []*Message    // finished deliveries to ack first
+	// wait, when above zero, blocks on the wake list for at most wait
+	// before the script runs, in the same round trip.
+	wait time.Duration
 }
 
 // fetchResult is what a fetch script call did.
@@ -104,6 +107,9 @@ type fetchResult struct {
 	moved int           // entries moved to ready or dead by reaping
 	next  time.Duration // until the next delayed message is due or deadline passes; -1: none or unknown
 	stale int           // acks rejected as stale
+	// waitErr is the error of the wait on the wake list, when the script
+	// itself ran.
+	waitErr error
 }
 
 func (q *Queue) fetch(ctx context.Context, a fetchArgs) (fetchResult, error) {
@@ -118,7 +124,20 @@ func (q *Queue) fetch(ctx context.Context, a fetchArgs) (fetchResult, error) {
 		args = append(args, m.ID, m.Token)
 	}
 	r := fetchResult{next: -1}
-	res, err := script.QueueFetch.Run(ctx, q.rdb, q.k.fetch, args...).Slice()
+	var cmd *redis.Cmd
+	if a.wait > 0 {
+		// BLPOP through a plain command: go-redis's BLPop rounds timeouts
+		// up to whole seconds. The connection's read timeout is the
+		// client's ReadTimeout, which Consume checked is above BlockTimeout.
+		blpop := redis.NewCmd(ctx, "blpop", q.k.wake, strconv.FormatFloat(a.wait.Seconds(), 'f', 3, 64))
+		cmd = script.QueueFetch.RunBehind(ctx, q.rdb, blpop, q.k.fetch, args...)
+		if err := blpop.Err(); err != nil && !isNil(err) && cmd.Err() == nil {
+			r.waitErr = fmt.Errorf("queue: wait: %w", err)
+		}
+	} else {
+		cmd = script.QueueFetch.Run(ctx, q.rdb, q.k.fetch, args...)
+	}
+	res, err := cmd.Slice()
 	if err != nil {
 		return r, fmt.Errorf("queue: fetch: %w", err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -155,11 +154,13 @@ func (w *Worker) report(err error) {
 const opTimeout = 5 * time.Second
 
 // fetchLoop takes as many messages as there are idle handlers and starts
-// them; with none ready, it blocks on the wake list for at most
-// BlockTimeout (less when a delayed message is due sooner).
+// them. With none ready, the next fetch waits on the wake list first, for
+// at most BlockTimeout (less when a delayed message is due sooner), in the
+// same round trip: a message enqueued on an idle queue reaches a handler
+// after one wake-up, with no second call to fetch it.
 func (w *Worker) fetchLoop() {
 	defer close(w.fetchDone)
-	var errDelay time.Duration
+	var errDelay, wait time.Duration
 	idle := true
 	for {
 		select {
@@ -183,13 +184,18 @@ func (w *Worker) fetchLoop() {
 				break grab
 			}
 		}
-		// Piggyback finished deliveries' acks on the fetch, and reap when
-		// nobody did lately or when the queue looked idle last time.
-		acks := w.takeAcks()
+		// Piggyback finished deliveries' acks on the fetch (unless it may
+		// block: the acker sends them then), and reap when nobody did
+		// lately or when the queue looked idle last time.
+		var acks []*Message
+		if wait == 0 {
+			acks = w.takeAcks()
+		}
 		reap := idle || time.Since(time.Unix(0, w.lastReap.Load())) >= w.opt.ReapInterval
-		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-		r, err := w.q.fetch(ctx, fetchArgs{n: n, visibility: w.opt.VisibilityTimeout, reap: reap, acks: acks})
+		ctx, cancel := context.WithTimeout(context.Background(), wait+opTimeout)
+		r, err := w.q.fetch(ctx, fetchArgs{n: n, visibility: w.opt.VisibilityTimeout, reap: reap, acks: acks, wait: wait})
 		cancel()
+		wait = 0
 		for range n - len(r.msgs) {
 			w.slots <- struct{}{}
 		}
@@ -211,13 +217,20 @@ func (w *Worker) fetchLoop() {
 			w.handlers.Add(1)
 			go w.handle(m)
 		}
-		idle = len(r.msgs) == 0
-		if idle {
-			if !reap {
-				continue // reap and learn when the next delayed message is due first
+		if r.waitErr != nil {
+			// The fetch ran; the wait before it failed (a wake list that is
+			// not a list, say): don't spin on it.
+			w.report(r.waitErr)
+			if !w.sleep(100 * time.Millisecond) {
+				return
 			}
-			w.waitForWork(r.next)
 		}
+		idle = len(r.msgs) == 0
+		if idle && reap {
+			wait = w.waitTime(r.next)
+		}
+		// idle without reaping: fetch again at once, reaping, to learn
+		// when the next delayed message is due first.
 	}
 }
 
@@ -225,9 +238,11 @@ func (w *Worker) fetchLoop() {
 // (one event-loop sleep at the default hz of 10).
 const redisTimerSlack = 100 * time.Millisecond
 
-// waitForWork blocks on the wake list until an enqueue signals, a delayed
-// message or deadline is due (next), or BlockTimeout passes.
-func (w *Worker) waitForWork(next time.Duration) {
+// waitTime is how long the next fetch blocks on the wake list first: until
+// an enqueue signals, a delayed message or deadline is due (next), or
+// BlockTimeout passes. When next is too close for Redis' timer it sleeps
+// here instead and returns 0.
+func (w *Worker) waitTime(next time.Duration) time.Duration {
 	block := w.opt.BlockTimeout
 	if next >= 0 && next < block {
 		// Redis expires blocking commands from its event loop, which may
@@ -237,24 +252,11 @@ func (w *Worker) waitForWork(next time.Duration) {
 		// in the list for the next wait.
 		if next <= redisTimerSlack {
 			w.sleep(next + time.Millisecond)
-			return
+			return 0
 		}
 		block = next - redisTimerSlack
 	}
-	select {
-	case <-w.stop:
-		return
-	default:
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), block+opTimeout)
-	defer cancel()
-	// BLPOP through Do: go-redis's BLPop rounds timeouts up to whole
-	// seconds. The connection's read timeout is the client's ReadTimeout.
-	err := w.q.rdb.Do(ctx, "blpop", w.q.k.wake, strconv.FormatFloat(block.Seconds(), 'f', 3, 64)).Err()
-	if err != nil && !isNil(err) {
-		w.report(fmt.Errorf("queue: wait: %w", err))
-		w.sleep(100 * time.Millisecond)
-	}
+	return block
 }
 
 // sleep waits d or until Shutdown; it reports whether d passed.

@@ -93,6 +93,26 @@ func RunAll(ctx context.Context, rdb redis.Cmdable, calls []Call) []*redis.Cmd {
 	return cmds
 }
 
+// RunBehind sends first and then the script in one pipeline. Redis runs a
+// connection's commands in order, so the script runs the moment first
+// completes, even when first blocks (a BLPOP on a wake-up list): one round
+// trip instead of two. first's reply is in first; the script's in the
+// returned command. The script runs again on its own, loading it, when the
+// pipelined EVALSHA met NOSCRIPT. On a Cluster, first's key and keys must
+// share a slot.
+func (s *Script) RunBehind(ctx context.Context, rdb redis.Cmdable, first redis.Cmder, keys []string, args ...any) *redis.Cmd {
+	var cmd *redis.Cmd
+	_, _ = rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		_ = p.Process(ctx, first)
+		cmd = s.rs.EvalSha(ctx, p, keys, args...)
+		return nil
+	})
+	if err := cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		cmd = s.Run(ctx, rdb, keys, args...)
+	}
+	return cmd
+}
+
 // ErrNotReplicated is wrapped by the error [Script.RunWait] returns when
 // fewer replicas than asked acknowledged the write in time. The write was
 // applied on the master; a failover before it reaches a replica can lose

@@ -5,8 +5,10 @@ import (
 	"io/fs"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aside-go/aside/internal/redistest"
+	"github.com/redis/go-redis/v9"
 )
 
 func TestMain(m *testing.M) { redistest.Main(m) }
@@ -65,4 +67,52 @@ func TestScripts_Load(t *testing.T) {
 			t.Errorf("%s: %v", s.Name(), err)
 		}
 	}
+}
+
+// RunBehind's script runs right after a blocking command returns, in the
+// same round trip, on standalone and Cluster, and after the server forgot
+// the script.
+func TestScript_RunBehind_AfterBlockingCommand(t *testing.T) {
+	redistest.EachTopology(t, func(t *testing.T, tp *redistest.Topology) {
+		ctx := t.Context()
+		rdb := tp.Client(t)
+		keys := []string{"{rb}:ready", "{rb}:inflight", "{rb}:delayed", "{rb}:dead"}
+		for round := range 2 {
+			if round == 1 {
+				flush := func(ctx context.Context, c *redis.Client) error { return c.ScriptFlush(ctx).Err() }
+				var err error
+				switch c := rdb.(type) {
+				case *redis.ClusterClient:
+					err = c.ForEachShard(ctx, flush)
+				case *redis.Client:
+					err = flush(ctx, c)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := rdb.Del(ctx, keys[0], "{rb}:wake").Err(); err != nil {
+				t.Fatal(err)
+			}
+			go func() {
+				time.Sleep(100 * time.Millisecond)
+				_, _ = rdb.TxPipelined(context.Background(), func(p redis.Pipeliner) error {
+					p.RPush(context.Background(), keys[0], "x", "y")
+					p.RPush(context.Background(), "{rb}:wake", "1")
+					return nil
+				})
+			}()
+			blpop := redis.NewStringSliceCmd(ctx, "blpop", "{rb}:wake", "2")
+			got, err := QueueCounts.RunBehind(ctx, rdb, blpop, keys).Int64Slice()
+			if err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+			if w, err := blpop.Result(); err != nil || len(w) != 2 || w[1] != "1" {
+				t.Fatalf("round %d: blpop = %v, %v", round, w, err)
+			}
+			if got[0] != 2 {
+				t.Errorf("round %d: the script saw %d ready, want 2: it ran before the blocking command returned", round, got[0])
+			}
+		}
+	})
 }
