@@ -52,6 +52,7 @@ func childMain() int {
 		return nil
 	}), &queue.WorkerOptions{
 		Concurrency:       8,
+		Prefetch:          8, // kills land on prefetched batches too
 		VisibilityTimeout: time.Second,
 		BlockTimeout:      200 * time.Millisecond,
 		ReapInterval:      100 * time.Millisecond,

@@ -28,7 +28,7 @@ type keyset struct {
 	payload, count, token, error   string
 	seq, wake, dedupe, dedupeID    string
 
-	enqueue, fetch, ack, nack, extend, counts, peek, requeue, all []string
+	enqueue, fetch, ack, nack, extend, release, counts, peek, requeue, all []string
 	remove, deadRecords                                           []string
 }
 
@@ -46,6 +46,7 @@ func newKeyset(prefix, name string) keyset {
 	k.ack = []string{k.inflight, k.payload, k.count, k.token, k.error}
 	k.nack = []string{k.inflight, k.ready, k.delayed, k.dead, k.count, k.token, k.payload, k.error, k.wake}
 	k.extend = []string{k.inflight, k.token}
+	k.release = []string{k.inflight, k.ready, k.count, k.token, k.wake}
 	k.counts = []string{k.ready, k.inflight, k.delayed, k.dead}
 	k.peek = []string{k.dead, k.payload, k.count, k.error}
 	k.requeue = []string{k.dead, k.ready, k.payload, k.count, k.wake}

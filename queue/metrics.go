@@ -22,6 +22,7 @@ func registerMetrics(mp metric.MeterProvider, queueName string, k *workerCounter
 		{Name: "aside.queue.acked", Desc: "Acks applied by Redis.", V: &k.acked},
 		{Name: "aside.queue.stale", Desc: "Acks or nacks rejected because the message was reclaimed meanwhile.", V: &k.stale},
 		{Name: "aside.queue.lost_leases", Desc: "Running deliveries whose heartbeat found them reclaimed.", V: &k.lost},
+		{Name: "aside.queue.released", Desc: "Prefetched deliveries returned unstarted at Shutdown.", V: &k.released},
 		{Name: "aside.queue.errors", Desc: "Redis errors met by the worker's loops.", V: &k.errors},
 	})
 }

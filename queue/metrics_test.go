@@ -38,7 +38,7 @@ func TestWorker_Stats_ExportedAsOTelCounters(t *testing.T) {
 	want := map[string]int64{
 		"aside.queue.handled": 2, "aside.queue.failed": 1, "aside.queue.retried": 0,
 		"aside.queue.dead_lettered": 1, "aside.queue.acked": 2, "aside.queue.stale": 0,
-		"aside.queue.lost_leases": 0, "aside.queue.errors": 0,
+		"aside.queue.lost_leases": 0, "aside.queue.released": 0, "aside.queue.errors": 0,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("OTel counters (-want +got):\n%s", diff)

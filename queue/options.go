@@ -111,9 +111,20 @@ type WorkerOptions struct {
 	Concurrency int
 
 	// FetchBatch is the most messages one fetch takes; a fetch never takes
-	// more than there are idle handlers, so no fetched message waits in
-	// memory. If zero, Concurrency (at most 100).
+	// more than there are idle handlers plus free Prefetch room. If zero,
+	// Concurrency + Prefetch (at most 100).
 	FetchBatch int
+
+	// Prefetch is how many messages the worker may hold beyond its running
+	// handlers, fetched ahead so a handler that finishes starts the next
+	// message at once instead of after a round trip to Redis. It pays off
+	// for short handlers (milliseconds or less); for long ones it only
+	// keeps messages from idle consumers elsewhere. Held messages are in
+	// flight: heartbeats extend them, a crash redelivers them after the
+	// visibility timeout, and Shutdown returns those not started to the
+	// front of the ready list at once, not counted as a delivery. If zero,
+	// none: no fetched message waits in memory.
+	Prefetch int
 
 	// VisibilityTimeout is how long a delivery stays invisible to other
 	// consumers without a heartbeat. Heartbeats extend it while the handler
@@ -169,7 +180,7 @@ func (o *WorkerOptions) normalize() (WorkerOptions, error) {
 		name string
 		v    int64
 	}{
-		{"Concurrency", int64(out.Concurrency)}, {"FetchBatch", int64(out.FetchBatch)},
+		{"Concurrency", int64(out.Concurrency)}, {"FetchBatch", int64(out.FetchBatch)}, {"Prefetch", int64(out.Prefetch)},
 		{"VisibilityTimeout", int64(out.VisibilityTimeout)}, {"HeartbeatInterval", int64(out.HeartbeatInterval)},
 		{"BlockTimeout", int64(out.BlockTimeout)}, {"ReapInterval", int64(out.ReapInterval)},
 		{"ShutdownTimeout", int64(out.ShutdownTimeout)},
@@ -182,9 +193,9 @@ func (o *WorkerOptions) normalize() (WorkerOptions, error) {
 		out.Concurrency = 10
 	}
 	if out.FetchBatch == 0 {
-		out.FetchBatch = min(out.Concurrency, 100)
+		out.FetchBatch = min(out.Concurrency+out.Prefetch, 100)
 	}
-	out.FetchBatch = min(out.FetchBatch, out.Concurrency)
+	out.FetchBatch = min(out.FetchBatch, out.Concurrency+out.Prefetch)
 	if out.VisibilityTimeout == 0 {
 		out.VisibilityTimeout = 30 * time.Second
 	}

@@ -231,6 +231,28 @@ func (q *Queue) Nack(ctx context.Context, m *Message, cause error, retryAfter ti
 	return false, nil
 }
 
+// releaseBatch returns deliveries that never reached a handler to the
+// front of the ready list, in order, and takes back their delivery counts.
+// It reports which were current.
+func (q *Queue) releaseBatch(ctx context.Context, ms []*Message) ([]bool, error) {
+	args := make([]any, 0, 2*len(ms))
+	for _, m := range ms {
+		args = append(args, m.ID, m.Token)
+	}
+	res, err := script.QueueRelease.Run(ctx, q.rdb, q.k.release, args...).Slice()
+	if err != nil {
+		return nil, fmt.Errorf("queue: release: %w", err)
+	}
+	if len(res) != len(ms) {
+		return nil, fmt.Errorf("queue: release: %d replies for %d messages", len(res), len(ms))
+	}
+	out := make([]bool, len(res))
+	for i, r := range res {
+		out[i] = toInt(r) == 1
+	}
+	return out, nil
+}
+
 // Extend moves the visibility deadline of a running delivery to visibility
 // from now. It returns [ErrStaleDelivery] when m is not the current
 // delivery.

@@ -34,13 +34,18 @@ func (f HandlerFunc) Handle(ctx context.Context, m *Message) error { return f(ct
 // [Worker.Close]. Its methods are safe for concurrent use.
 //
 // Goroutines: one fetcher, one heartbeat, one reaper, one acker, and one
-// per running handler.
+// per running handler (with Prefetch, Concurrency runners instead).
 type Worker struct {
 	q   *Queue
 	h   Handler
 	opt WorkerOptions
 
-	slots chan struct{} // one token per idle handler
+	slots chan struct{} // one token per message the worker may take: idle handlers plus free Prefetch room
+	// pending holds fetched deliveries, in order, for the Concurrency
+	// runner goroutines; nil without Prefetch (a goroutine per delivery
+	// then, as slots are handlers).
+	pending chan delivery
+	runners sync.WaitGroup
 
 	ackMu      sync.Mutex    // guards ackPending
 	ackPending []*Message    // finished deliveries not yet acked
@@ -71,6 +76,12 @@ type Worker struct {
 	metrics metric.Registration
 }
 
+type delivery struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	m      *Message
+}
+
 type runningEntry struct {
 	m      *Message
 	cancel context.CancelFunc
@@ -85,11 +96,12 @@ type WorkerStats struct {
 	Acked        int64 // acks Redis applied
 	Stale        int64 // acks or nacks rejected as stale: the message was reclaimed meanwhile
 	LostLeases   int64 // running deliveries whose heartbeat found them reclaimed
+	Released     int64 // prefetched deliveries returned unstarted at Shutdown
 	Errors       int64 // Redis errors met by the worker's loops
 }
 
 type workerCounters struct {
-	handled, failed, retried, dead, acked, stale, lost, errors atomic.Int64
+	handled, failed, retried, dead, acked, stale, lost, released, errors atomic.Int64
 }
 
 // Consume starts a worker that runs h for every message of the queue. opt
@@ -108,7 +120,7 @@ func (q *Queue) Consume(h Handler, opt *WorkerOptions) (*Worker, error) {
 	}
 	w := &Worker{
 		q: q, h: h, opt: o,
-		slots:        make(chan struct{}, o.Concurrency),
+		slots:        make(chan struct{}, o.Concurrency+o.Prefetch),
 		ackSignal:    make(chan struct{}, 1),
 		stop:         make(chan struct{}),
 		fetchDone:    make(chan struct{}),
@@ -118,8 +130,15 @@ func (q *Queue) Consume(h Handler, opt *WorkerOptions) (*Worker, error) {
 		running:      make(map[string]*runningEntry),
 		shutdownDone: make(chan struct{}),
 	}
-	for range o.Concurrency {
+	for range o.Concurrency + o.Prefetch {
 		w.slots <- struct{}{}
+	}
+	if o.Prefetch > 0 {
+		w.pending = make(chan delivery, o.Concurrency+o.Prefetch)
+		w.runners.Add(o.Concurrency)
+		for range o.Concurrency {
+			go w.runner()
+		}
 	}
 	if w.metrics, err = registerMetrics(o.MeterProvider, q.opt.Prefix+":"+q.name, &w.stats); err != nil {
 		return nil, fmt.Errorf("queue: metrics: %w", err)
@@ -139,7 +158,7 @@ func (w *Worker) Stats() WorkerStats {
 	return WorkerStats{
 		Handled: c.handled.Load(), Failed: c.failed.Load(), Retried: c.retried.Load(),
 		DeadLettered: c.dead.Load(), Acked: c.acked.Load(), Stale: c.stale.Load(),
-		LostLeases: c.lost.Load(), Errors: c.errors.Load(),
+		LostLeases: c.lost.Load(), Released: c.released.Load(), Errors: c.errors.Load(),
 	}
 }
 
@@ -214,8 +233,17 @@ func (w *Worker) fetchLoop() {
 			w.lastReap.Store(time.Now().UnixNano())
 		}
 		for _, m := range r.msgs {
+			// Registered at once, so heartbeats extend prefetched ones too.
+			ctx, cancel := context.WithCancel(w.hctx)
+			w.mu.Lock()
+			w.running[m.Token] = &runningEntry{m: m, cancel: cancel}
+			w.mu.Unlock()
 			w.handlers.Add(1)
-			go w.handle(m)
+			if w.pending != nil {
+				w.pending <- delivery{ctx: ctx, cancel: cancel, m: m} // never blocks: slots bound it
+			} else {
+				go w.handle(ctx, cancel, m)
+			}
 		}
 		if r.waitErr != nil {
 			// The fetch ran; the wait before it failed (a wake list that is
@@ -271,16 +299,86 @@ func (w *Worker) sleep(d time.Duration) bool {
 	}
 }
 
-// handle runs the handler for one delivery and settles it.
-func (w *Worker) handle(m *Message) {
+// runner runs prefetched deliveries one after another, in fetch order,
+// until Shutdown.
+func (w *Worker) runner() {
+	defer w.runners.Done()
+	for {
+		select {
+		case <-w.stop:
+			return
+		default:
+		}
+		select {
+		case d := <-w.pending:
+			if d.ctx.Err() != nil {
+				// Reclaimed while it waited (the heartbeat canceled it):
+				// another consumer may have it, not ours to run or settle.
+				w.forget(d)
+				continue
+			}
+			w.handle(d.ctx, d.cancel, d.m)
+		case <-w.stop:
+			return
+		}
+	}
+}
+
+// releasePending returns the prefetched deliveries no runner started to
+// the front of the ready list, in order; Shutdown calls it once the
+// fetcher stopped.
+func (w *Worker) releasePending() {
+	var ds []delivery
+	for len(ds) < cap(w.pending) {
+		select {
+		case d := <-w.pending:
+			ds = append(ds, d)
+			continue
+		default:
+		}
+		break
+	}
+	if len(ds) == 0 {
+		return
+	}
+	ms := make([]*Message, len(ds))
+	for i, d := range ds {
+		ms[i] = d.m
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	res, err := w.q.releaseBatch(ctx, ms)
+	cancel()
+	if err != nil {
+		w.report(err) // the messages are redelivered after their deadline
+	}
+	for i, d := range ds {
+		switch {
+		case err != nil:
+		case res[i]:
+			w.stats.released.Add(1)
+		default:
+			w.stats.stale.Add(1)
+		}
+		w.forget(d)
+	}
+}
+
+// forget drops a delivery that will not run.
+func (w *Worker) forget(d delivery) {
+	w.mu.Lock()
+	delete(w.running, d.m.Token)
+	w.mu.Unlock()
+	d.cancel()
+	w.handlers.Done()
+	w.slots <- struct{}{}
+}
+
+// handle runs the handler for one delivery, registered in running, and
+// settles it.
+func (w *Worker) handle(ctx context.Context, cancel context.CancelFunc, m *Message) {
 	defer w.handlers.Done()
 	defer func() { w.slots <- struct{}{} }()
-	ctx, cancel := context.WithCancel(w.hctx)
 	defer cancel()
-	w.mu.Lock()
-	w.running[m.Token] = &runningEntry{m: m, cancel: cancel}
-	w.mu.Unlock()
-
 	err := w.call(ctx, m)
 
 	w.mu.Lock()
@@ -368,6 +466,9 @@ func (w *Worker) shutdown(ctx context.Context) error {
 	// The fetcher returns within BlockTimeout (plus one script call); waiting
 	// for it even past ctx keeps it from starting handlers behind our back.
 	<-w.fetchDone
+	if w.pending != nil {
+		w.releasePending()
+	}
 	err := ctx.Err()
 	done := make(chan struct{})
 	go func() {
@@ -390,6 +491,7 @@ func (w *Worker) shutdown(ctx context.Context) error {
 		}
 		t.Stop()
 	}
+	w.runners.Wait()
 	close(w.bgStop)
 	w.bgDone.Wait()
 	close(w.ackStop)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -357,6 +358,129 @@ func TestWorker_IdleWakeUp_OneRoundTrip(t *testing.T) {
 			case <-time.After(5 * time.Second):
 				t.Fatalf("round %d: not handled", round)
 			}
+		}
+	})
+}
+
+// Prefetch holds messages beyond the running handlers; Shutdown returns
+// the unstarted ones to the front of the queue at once, not counted as a
+// delivery.
+func TestWorker_Prefetch_HoldsAndReleasesAtShutdown(t *testing.T) {
+	redistest.EachTopology(t, func(t *testing.T, tp *redistest.Topology) {
+		ctx := t.Context()
+		q := newQueue(t, tp.Client(t), nil)
+		for i := range 6 {
+			if _, err := q.Enqueue(ctx, fmt.Appendf(nil, "m%d", i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		started := make(chan *queue.Message, 10)
+		unblock := make(chan struct{})
+		opt := fastWorker(1)
+		opt.Prefetch = 3
+		w, err := q.Consume(queue.HandlerFunc(func(ctx context.Context, m *queue.Message) error {
+			started <- m
+			<-unblock
+			return nil
+		}), opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := <-started
+		waitFor(t, "1 running + 3 prefetched in flight", func() bool {
+			c := counts(t, q)
+			return c.InFlight == 4 && c.Ready == 2
+		})
+		select {
+		case m := <-started:
+			t.Fatalf("a second handler started (%s) with Concurrency 1", m.Payload)
+		case <-time.After(100 * time.Millisecond):
+		}
+		shut := make(chan error, 1)
+		go func() { shut <- w.Shutdown(context.Background()) }()
+		waitFor(t, "the 3 prefetched back in the ready list", func() bool {
+			c := counts(t, q)
+			return c.InFlight == 1 && c.Ready == 5
+		})
+		close(unblock)
+		if err := <-shut; err != nil {
+			t.Fatal(err)
+		}
+		if s := w.Stats(); s.Released != 3 || s.Handled != 1 || s.Acked != 1 {
+			t.Errorf("stats = %+v, want 3 released, 1 handled and acked", s)
+		}
+		if c := counts(t, q); c != (queue.Counts{Ready: 5}) {
+			t.Errorf("counts after shutdown = %+v, want 5 ready", c)
+		}
+		// The released ones come first, as first deliveries.
+		ms, err := q.Fetch(ctx, 5, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, m := range ms {
+			got = append(got, string(m.Payload))
+			if m.Delivery != 1 {
+				t.Errorf("%s: delivery %d after release, want 1", m.Payload, m.Delivery)
+			}
+		}
+		want := []string{"m1", "m2", "m3", "m4", "m5"}
+		if first.Delivery != 1 || string(first.Payload) != "m0" || fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("first %s, then %v; want m0, then %v", first.Payload, got, want)
+		}
+	})
+}
+
+// Heartbeats extend prefetched deliveries while they wait for a handler:
+// none expires and none is delivered twice.
+func TestWorker_Prefetch_HeartbeatKeepsWaitingDeliveries(t *testing.T) {
+	redistest.EachTopology(t, func(t *testing.T, tp *redistest.Topology) {
+		ctx := t.Context()
+		q := newQueue(t, tp.Client(t), nil)
+		const n = 8
+		for i := range n {
+			if _, err := q.Enqueue(ctx, fmt.Appendf(nil, "m%d", i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var mu sync.Mutex
+		var deliveries []int
+		record := func(m *queue.Message) {
+			mu.Lock()
+			deliveries = append(deliveries, m.Delivery)
+			mu.Unlock()
+		}
+		opt := fastWorker(1)
+		opt.Prefetch = n
+		opt.VisibilityTimeout, opt.HeartbeatInterval, opt.ReapInterval = 300*time.Millisecond, 50*time.Millisecond, 50*time.Millisecond
+		w := consume(t, q, func(ctx context.Context, m *queue.Message) error {
+			record(m)
+			time.Sleep(100 * time.Millisecond) // 8 of them: far past the visibility timeout
+			return nil
+		}, opt)
+		waitFor(t, "the worker holding every message", func() bool {
+			return counts(t, q) == queue.Counts{InFlight: n}
+		})
+		// Another worker reaps, and would take, any delivery that expires.
+		consume(t, q, func(ctx context.Context, m *queue.Message) error {
+			record(m)
+			return nil
+		}, fastWorker(1))
+		waitFor(t, "all handled and acked", func() bool {
+			return counts(t, q) == queue.Counts{}
+		})
+		mu.Lock()
+		defer mu.Unlock()
+		for _, d := range deliveries {
+			if d != 1 {
+				t.Errorf("a redelivery (delivery %d): a waiting delivery expired", d)
+			}
+		}
+		if len(deliveries) != n {
+			t.Errorf("%d deliveries of %d messages", len(deliveries), n)
+		}
+		if s := w.Stats(); s.LostLeases != 0 || s.Stale != 0 || s.Handled != n {
+			t.Errorf("worker stats %+v: a prefetched delivery was lost", s)
 		}
 	})
 }

@@ -8,6 +8,7 @@ var (
 	QueueAck         = load("queue_ack.lua")
 	QueueNack        = load("queue_nack.lua")
 	QueueExtend      = load("queue_extend.lua")
+	QueueRelease     = load("queue_release.lua")
 	QueueCounts      = load("queue_counts.lua")
 	QueuePeekDead    = load("queue_peek_dead.lua")
 	QueueRequeueDead = load("queue_requeue_dead.lua")

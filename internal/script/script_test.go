@@ -19,7 +19,7 @@ var all = []*Script{
 	LockObtain, LockRelease, SemAcquire, SemRelease, SemRefresh, SemPTTL, SemPassOn, SemCount, FenceSet, FenceGet, LockInspect, SemInspect,
 	MiddlewareStore, MiddlewarePurge, MiddlewareTag, IdemBegin, IdemComplete, IdemAbandon, IdemRenew,
 	CacheAcquire, CacheFill, CacheRelease, CacheVersionedSet, CacheVersionedDel, CacheBloomTest, CacheBloomAdd, CacheBloomSwap, CacheInspect, CacheBloomInspect,
-	QueueEnqueue, QueueFetch, QueueAck, QueueNack, QueueExtend, QueueCounts, QueuePeekDead, QueueRequeueDead,
+	QueueEnqueue, QueueFetch, QueueAck, QueueNack, QueueExtend, QueueRelease, QueueCounts, QueuePeekDead, QueueRequeueDead,
 	QueuePeek, QueueDelete, QueueRequeueDeadID, QueuePurgeDead,
 	ConsistencyIntent, ConsistencyCommit, ConsistencyClaim, ConsistencyDone,
 	SessionLoad, SessionSave, SessionRevoke,

@@ -1,0 +1,73 @@
+package queue_test
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aside-go/aside/internal/redistest"
+	"github.com/aside-go/aside/queue"
+)
+
+// BenchmarkWorker_Drain: one producer adds b.N 64-byte messages with
+// EnqueueMany (100 per call) while one worker with h handlers (and
+// Prefetch pf) drains them; the clock stops when every message was
+// handled and acked. Reports msgs/s and the round trips per message of
+// producer and worker together.
+func BenchmarkWorker_Drain(b *testing.B) {
+	for _, c := range []struct{ h, pf int }{{1, 0}, {1, 100}, {10, 0}, {10, 100}, {50, 0}, {50, 100}} {
+		b.Run(fmt.Sprintf("h=%d/prefetch=%d", c.h, c.pf), func(b *testing.B) {
+			h := c.h
+			rdb := redistest.Standalone.Client(b)
+			var rt startCounter
+			rdb.AddHook(&rt)
+			q := newQueue(b, rdb, nil)
+			ctx := context.Background()
+			var handled atomic.Int64
+			done := make(chan struct{})
+			n := int64(b.N)
+			w, err := q.Consume(queue.HandlerFunc(func(ctx context.Context, m *queue.Message) error {
+				if handled.Add(1) == n {
+					close(done)
+				}
+				return nil
+			}), &queue.WorkerOptions{Concurrency: h, Prefetch: c.pf})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer w.Close()
+			time.Sleep(20 * time.Millisecond)
+			payload := make([]byte, 64)
+			b.ResetTimer()
+			rt.n.Store(0)
+			start := time.Now()
+			for sent := 0; sent < b.N; {
+				items := make([]queue.Item, min(100, b.N-sent))
+				for i := range items {
+					items[i].Payload = payload
+				}
+				if _, err := q.EnqueueMany(ctx, items); err != nil {
+					b.Fatal(err)
+				}
+				sent += len(items)
+			}
+			<-done
+			for {
+				c, err := q.Counts(ctx)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if c == (queue.Counts{}) {
+					break
+				}
+				time.Sleep(time.Millisecond)
+			}
+			el := time.Since(start)
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/el.Seconds(), "msgs/s")
+			b.ReportMetric(float64(rt.n.Load())/float64(b.N), "rtt/msg")
+		})
+	}
+}
