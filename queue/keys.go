@@ -29,7 +29,7 @@ type keyset struct {
 	seq, wake, dedupe, dedupeID    string
 
 	enqueue, fetch, ack, nack, extend, release, counts, peek, requeue, all []string
-	remove, deadRecords                                           []string
+	remove, deadRecords                                                    []string
 }
 
 func newKeyset(prefix, name string) keyset {
