@@ -110,7 +110,7 @@ if want > 0 then
         redis.call('HSET', KEYS[8], ids[i], corruptText)
         redis.call('RPUSH', KEYS[4], ids[i])
       else
-        good[#good+1] = {i, n + 1}
+        good[#good+1] = {i, n + 1, cs[j]} -- a count field: delivered before, may have an error
       end
     end
   end
@@ -133,13 +133,23 @@ if want > 0 then
     bulk('HSET', KEYS[6], counts)
     bulk('HSET', KEYS[7], tokens)
     bulk('ZADD', KEYS[2], deadlines)
-    local errs = hmget(KEYS[8], gids)
+    -- Only a message delivered before has a last error: a fresh one has
+    -- no count field, and skips the lookup.
+    local seen, at = {}, {}
+    for j, g in ipairs(good) do
+      if g[3] then
+        seen[#seen+1] = gids[j]
+        at[j] = #seen
+      end
+    end
+    local errs = {}
+    if #seen > 0 then errs = hmget(KEYS[8], seen) end
     for j, g in ipairs(good) do
       out[#out+1] = gids[j]
       out[#out+1] = ps[g[1]]
       out[#out+1] = g[2]
       out[#out+1] = tokens[2 * j]
-      out[#out+1] = errs[j] or ''
+      out[#out+1] = (at[j] and errs[at[j]]) or ''
     end
   end
 end
