@@ -1,20 +1,74 @@
 package bench
 
-// Queue benchmarks: aside/queue against asynq, rmq and
+// Queue benchmarks: a scorecard of aside/queue against asynq, rmq and
 // watermill-redisstream, each on the same private redis-server over
-// loopback TCP, each with 10 concurrent handlers.
+// loopback TCP, with 64-byte payloads, next to a floor of plain go-redis in
+// the same run.
 //
-// BenchmarkQueueThroughput_*: b.N messages of 64 bytes enqueued one by one
-// by 10 producer goroutines while the consumer runs; the clock stops when
-// every message was handled and acked. Reported as msgs/s.
+// Names are benchstat keys: BenchmarkQueueThroughput/p=P/h=H/sys=S and
+// BenchmarkQueueLatency/sys=S, so `benchstat -col /sys` puts the systems
+// side by side for each p and h.
 //
-// BenchmarkQueueLatency_*: b.N times, one message enqueued on an idle
-// queue; the time from just before the enqueue call to the handler's start.
-// Reported as p50-ms / p99-ms (ns/op is the mean round).
+// BenchmarkQueueThroughput/p=P/h=H/sys=S: b.N messages enqueued by P
+// producer goroutines (P in {1, 10}) while a consumer with H concurrent
+// handlers (H in {1, 10, 50}) runs. The clock stops when every message was
+// handled AND the library finished its bookkeeping: aside's Counts are all
+// zero (its worker acks in batches, after the handlers return); asynq's
+// inspector shows no pending or active task; watermill's consumer group
+// has no pending entry (XPENDING: it acks after the handler, from another
+// goroutine); rmq acks inside the handler, before the message counts as
+// handled. Reported as msgs/s and rtt/msg: the round trips the library's
+// go-redis client made during the timed part (an rttCounter hook: one per
+// command, one per pipeline or transaction, background loops included),
+// per message. The harness's own checks run on a second client that is
+// not counted.
+//
+// Systems, each configured as its docs advise for throughput:
+//   - aside: queue.New defaults, Consume with Concurrency H; each producer
+//     calls Enqueue once per message (concurrent calls are merged into one
+//     script call by the queue itself, so rtt/msg may fall below 1).
+//   - aside-many: the same worker; each producer calls EnqueueMany with
+//     batches of 100 messages. The only system whose producers batch.
+//   - asynq: v0.26.0 server, Concurrency H, default TaskCheckInterval (1s:
+//     an idle processor sleeps 0.5-1.5s before it looks again, so the first
+//     messages of a run wait that long and small b.N measure mostly that).
+//   - asynq-10ms: the same with Config.TaskCheckInterval = 10ms, the knob
+//     asynq has for an idle queue (its docs warn that a low value adds load
+//     to Redis).
+//   - watermill: watermill-redisstream v1.4.5, one consumer group of H
+//     subscribers (a subscription hands out one message at a time, so one
+//     subscriber per handler), DisableIndefiniteInitialBlock so that an idle
+//     read ends after BlockTime; the publisher sends one XADD per message.
+//   - rmq: v5.2.0, H consumers, poll duration 10ms, prefetch limit 1000.
+//     rmq's fetch loop sleeps the poll duration after every fetch round,
+//     full or not, so the prefetch limit caps it at prefetch/poll msgs/s
+//     (its README only asks for a limit above the consumer count; 2*H at a
+//     10ms poll would cap it at 200*H msgs/s, below what its fetch loop
+//     does). Its batch consumer is not used: every system here runs one
+//     handler call per message.
+//
+// Every system gets its own go-redis client with PoolSize H+P+20, above
+// its blocking readers plus producers: watermill keeps one connection per
+// subscriber in XREADGROUP, and on the default pool (10 per GOMAXPROCS) 50
+// subscribers leave its acks waiting for connections, which measures the
+// pool, not watermill. The round-trip count includes the handshake of
+// connections dialed during the timed part (it vanishes at a large b.N).
+//
+// BenchmarkQueueFloor_PipelinedGET: plain go-redis GETs of a 1 KiB value,
+// pipelines of 100 from 10 goroutines; ops/s is what this Redis and this
+// machine allow a client at best, for stating a queue's drain as a share
+// of it.
+//
+// BenchmarkQueueLatency/sys=S: b.N times, one message enqueued on an idle
+// queue (10 handlers); the time from just before the enqueue call to the
+// handler's start. Reported as p50-ms / p99-ms (ns/op is the mean round).
+// asynq's latency is its TaskCheckInterval; rmq's is its poll duration;
+// aside and watermill block in Redis and wake on the message.
 
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -27,84 +81,228 @@ import (
 	"github.com/aside-go/aside/queue"
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
+)
+
+var (
+	queueProducers = []int{1, 10}
+	queueHandlers  = []int{1, 10, 50}
 )
 
 const (
-	queueHandlers  = 10
-	queueProducers = 10
+	queueLatencyHandlers = 10
+	queueBatch           = 100                   // aside-many's EnqueueMany batch
+	queuePoll            = 10 * time.Millisecond // asynq-10ms's check interval, rmq's poll duration
+	queueRmqPrefetch     = 1000
+	queuePoolSpare       = 20 // connections above handlers + producers
 )
 
 var queuePayload = make([]byte, 64)
 
-// queueSystem is one library set up for a benchmark: enqueue adds one
-// message; handled is called by the library's handler after it finished
-// the message; stop shuts the consumer down.
+// queueEnv is what a setup gets.
+type queueEnv struct {
+	rdb      *redis.Client // the library's client; its round trips are counted
+	ctl      *redis.Client // the harness's client (drained checks, cleanup); not counted
+	name     string        // unique to the benchmark
+	handlers int
+	handled  func() // the handler calls it when it finished a message
+}
+
+// queueSystem is one library set up for a benchmark.
 type queueSystem struct {
+	// enqueue adds one message.
 	enqueue func(ctx context.Context, payload []byte) error
+	// enqueueMany, if not nil, is what producers use instead of enqueue,
+	// with batches of up to queueBatch messages.
+	enqueueMany func(ctx context.Context, payloads [][]byte) error
 	// drained, if not nil, reports whether the library finished its
 	// bookkeeping (acks applied) after the last handler returned.
 	drained func(ctx context.Context) bool
-	stop    func()
+	// stop shuts the consumer down and deletes the queue.
+	stop func()
 }
 
-type queueSetup func(b *testing.B, rdb *redis.Client, name string, handled func()) queueSystem
+type queueSetup func(b *testing.B, env queueEnv) queueSystem
 
-// benchQueueThroughput measures msgs/s end to end.
-func benchQueueThroughput(b *testing.B, setup queueSetup) {
-	rdb := client(b)
-	ctx := context.Background()
-	var count atomic.Int64
-	done := make(chan struct{})
-	n := int64(b.N)
-	sys := setup(b, rdb, prefix(b), func() {
-		if count.Add(1) == n {
-			close(done)
+type queueImpl struct {
+	name  string
+	setup queueSetup
+}
+
+var queueSystems = []queueImpl{
+	{"aside", setupQueueAside},
+	{"aside-many", setupQueueAsideMany},
+	{"asynq", setupQueueAsynq(0)},
+	{"asynq-10ms", setupQueueAsynq(queuePoll)},
+	{"watermill", setupQueueWatermill},
+	{"rmq", setupQueueRmq},
+}
+
+func BenchmarkQueueThroughput(b *testing.B) {
+	for _, p := range queueProducers {
+		for _, h := range queueHandlers {
+			for _, s := range queueSystems {
+				b.Run(fmt.Sprintf("p=%d/h=%d/sys=%s", p, h, s.name), func(b *testing.B) {
+					benchQueueThroughput(b, p, h, s.setup)
+				})
+			}
 		}
-	})
-	defer sys.stop()
-	b.ResetTimer()
-	start := time.Now()
-	var wg sync.WaitGroup
+	}
+}
+
+func BenchmarkQueueLatency(b *testing.B) {
+	for _, s := range queueSystems {
+		if s.name == "aside-many" { // one message at a time: no batch
+			continue
+		}
+		b.Run("sys="+s.name, func(b *testing.B) { benchQueueLatency(b, s.setup) })
+	}
+}
+
+// BenchmarkQueueFloor_PipelinedGET is 10 goroutines sending pipelines of
+// 100 GETs of a 1 KiB value; an op is one GET.
+func BenchmarkQueueFloor_PipelinedGET(b *testing.B) {
+	const goroutines, depth = 10, 100
+	rdb := poolClient(b, goroutines+queuePoolSpare)
+	rtt := &rttCounter{}
+	rdb.AddHook(rtt)
+	ctx := context.Background()
+	key := prefix(b) + ":k"
+	if err := rdb.Set(ctx, key, value1K, 0).Err(); err != nil {
+		b.Fatal(err)
+	}
+	n := int64(b.N)
 	var next atomic.Int64
-	for range queueProducers {
-		wg.Go(func() {
-			for next.Add(1) <= n {
-				if err := sys.enqueue(ctx, queuePayload); err != nil {
-					b.Error(err)
-					return
+	b.ResetTimer()
+	r0 := rtt.load()
+	start := time.Now()
+	var g errgroup.Group
+	for range goroutines {
+		g.Go(func() error {
+			for {
+				end := next.Add(depth)
+				if end-depth >= n {
+					return nil
+				}
+				k := min(end, n) - (end - depth)
+				cmds, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+					for range k {
+						p.Get(ctx, key)
+					}
+					return nil
+				})
+				if err != nil {
+					return err
+				}
+				for _, c := range cmds {
+					if v := c.(*redis.StringCmd).Val(); len(v) != len(value1K) {
+						return fmt.Errorf("GET: %d bytes", len(v))
+					}
 				}
 			}
 		})
 	}
-	wg.Wait()
+	if err := g.Wait(); err != nil {
+		b.Fatal(err)
+	}
+	elapsed := time.Since(start)
+	rt := rtt.load() - r0
+	b.StopTimer()
+	b.ReportMetric(float64(n)/elapsed.Seconds(), "ops/s")
+	b.ReportMetric(float64(rt)/float64(n), "rtt/op")
+}
+
+// queueClients returns the library's client, with a pool for handlers +
+// producers and a round-trip counter, and the harness's uncounted client.
+func queueClients(b *testing.B, handlers, producers int) (rdb, ctl *redis.Client, rtt *rttCounter) {
+	rdb = poolClient(b, handlers+producers+queuePoolSpare)
+	rtt = &rttCounter{}
+	rdb.AddHook(rtt)
+	return rdb, client(b), rtt
+}
+
+// benchQueueThroughput measures msgs/s and rtt/msg end to end.
+func benchQueueThroughput(b *testing.B, producers, handlers int, setup queueSetup) {
+	rdb, ctl, rtt := queueClients(b, handlers, producers)
+	ctx := context.Background()
+	var count atomic.Int64
+	done := make(chan struct{})
+	n := int64(b.N)
+	sys := setup(b, queueEnv{rdb: rdb, ctl: ctl, name: prefix(b), handlers: handlers, handled: func() {
+		if count.Add(1) == n {
+			close(done)
+		}
+	}})
+	defer sys.stop()
+	var next atomic.Int64
+	b.ResetTimer()
+	r0 := rtt.load()
+	start := time.Now()
+	var g errgroup.Group
+	for range producers {
+		g.Go(func() error { return queueProduce(ctx, sys, n, &next) })
+	}
+	if err := g.Wait(); err != nil {
+		b.Fatal(err)
+	}
 	select {
 	case <-done:
 	case <-time.After(time.Minute + time.Duration(n)*time.Millisecond):
 		b.Fatalf("handled %d of %d", count.Load(), n)
 	}
 	if sys.drained != nil {
+		deadline := time.Now().Add(time.Minute)
 		for !sys.drained(ctx) {
+			if time.Now().After(deadline) {
+				b.Fatal("bookkeeping not drained within a minute of the last handler")
+			}
 			time.Sleep(time.Millisecond)
 		}
 	}
 	elapsed := time.Since(start)
+	rt := rtt.load() - r0
 	b.StopTimer()
 	b.ReportMetric(float64(n)/elapsed.Seconds(), "msgs/s")
+	b.ReportMetric(float64(rt)/float64(n), "rtt/msg")
+}
+
+// queueProduce enqueues messages until next passes n: one by one, or in
+// batches of queueBatch when the system has enqueueMany.
+func queueProduce(ctx context.Context, sys queueSystem, n int64, next *atomic.Int64) error {
+	if sys.enqueueMany == nil {
+		for next.Add(1) <= n {
+			if err := sys.enqueue(ctx, queuePayload); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	batch := slices.Repeat([][]byte{queuePayload}, queueBatch)
+	for {
+		end := next.Add(queueBatch)
+		first := end - queueBatch
+		if first >= n {
+			return nil
+		}
+		if err := sys.enqueueMany(ctx, batch[:min(end, n)-first]); err != nil {
+			return err
+		}
+	}
 }
 
 // benchQueueLatency measures enqueue-to-handler latency on an idle queue.
 func benchQueueLatency(b *testing.B, setup queueSetup) {
-	rdb := client(b)
+	rdb, ctl, _ := queueClients(b, queueLatencyHandlers, 1)
 	ctx := context.Background()
 	got := make(chan time.Time, 1)
-	sys := setup(b, rdb, prefix(b), func() {
+	sys := setup(b, queueEnv{rdb: rdb, ctl: ctl, name: prefix(b), handlers: queueLatencyHandlers, handled: func() {
 		select {
 		case got <- time.Now():
 		default:
 		}
-	})
+	}})
 	defer sys.stop()
-	// Let the consumer go idle (asynq and rmq poll; aside blocks).
+	// Let the consumer go idle (asynq and rmq poll; aside and watermill block).
 	time.Sleep(50 * time.Millisecond)
 	lat := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
@@ -125,94 +323,124 @@ func benchQueueLatency(b *testing.B, setup queueSetup) {
 	b.ReportMetric(durMs(durPercentile(lat, 99)), "p99-ms")
 }
 
-// setupQueueAside: one worker with 10 handlers. Acks are batched by the worker;
-// drained waits until Redis applied them all.
-func setupQueueAside(b *testing.B, rdb *redis.Client, name string, handled func()) queueSystem {
-	q, err := queue.New(rdb, "bench", &queue.Options{Prefix: name})
+// setupQueueAside: one worker with env.handlers handlers, default options.
+// Acks are batched by the worker; drained waits until Redis applied them
+// all, read through a second Queue value on the uncounted client.
+func setupQueueAside(b *testing.B, env queueEnv) queueSystem {
+	sys, _ := asideSystem(b, env)
+	return sys
+}
+
+// setupQueueAsideMany: setupQueueAside whose producers call EnqueueMany.
+func setupQueueAsideMany(b *testing.B, env queueEnv) queueSystem {
+	sys, q := asideSystem(b, env)
+	sys.enqueueMany = func(ctx context.Context, ps [][]byte) error {
+		items := make([]queue.Item, len(ps))
+		for i, p := range ps {
+			items[i].Payload = p
+		}
+		_, err := q.EnqueueMany(ctx, items)
+		return err
+	}
+	return sys
+}
+
+func asideSystem(b *testing.B, env queueEnv) (queueSystem, *queue.Queue) {
+	opt := &queue.Options{Prefix: env.name}
+	q, err := queue.New(env.rdb, "bench", opt)
+	if err != nil {
+		b.Fatal(err)
+	}
+	probe, err := queue.New(env.ctl, "bench", opt)
 	if err != nil {
 		b.Fatal(err)
 	}
 	w, err := q.Consume(queue.HandlerFunc(func(ctx context.Context, m *queue.Message) error {
-		handled()
+		env.handled()
 		return nil
-	}), &queue.WorkerOptions{Concurrency: queueHandlers})
+	}), &queue.WorkerOptions{Concurrency: env.handlers})
 	if err != nil {
 		b.Fatal(err)
 	}
 	return queueSystem{
 		enqueue: func(ctx context.Context, p []byte) error { _, err := q.Enqueue(ctx, p); return err },
 		drained: func(ctx context.Context) bool {
-			c, err := q.Counts(ctx)
+			c, err := probe.Counts(ctx)
 			return err == nil && c == queue.Counts{}
 		},
 		stop: func() {
 			if err := w.Close(); err != nil {
 				b.Error(err)
 			}
-			_ = q.Purge(context.Background())
+			_ = probe.Purge(context.Background())
 		},
+	}, q
+}
+
+// setupQueueAsynq returns a setup of an asynq server with Concurrency
+// env.handlers and the given TaskCheckInterval (0: asynq's default, 1s),
+// sharing the go-redis client with the asynq client.
+func setupQueueAsynq(checkInterval time.Duration) queueSetup {
+	return func(b *testing.B, env queueEnv) queueSystem {
+		qname := "bench" + env.name
+		cl := asynq.NewClientFromRedisClient(env.rdb)
+		srv := asynq.NewServerFromRedisClient(env.rdb, asynq.Config{
+			Concurrency:       env.handlers,
+			Queues:            map[string]int{qname: 1},
+			TaskCheckInterval: checkInterval,
+			LogLevel:          asynq.FatalLevel,
+		})
+		mux := asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
+			env.handled()
+			return nil
+		})
+		if err := srv.Start(mux); err != nil {
+			b.Fatal(err)
+		}
+		insp := asynq.NewInspectorFromRedisClient(env.ctl)
+		return queueSystem{
+			enqueue: func(ctx context.Context, p []byte) error {
+				_, err := cl.EnqueueContext(ctx, asynq.NewTask("bench", p), asynq.Queue(qname))
+				return err
+			},
+			drained: func(ctx context.Context) bool {
+				qi, err := insp.GetQueueInfo(qname)
+				return err == nil && qi.Pending == 0 && qi.Active == 0
+			},
+			stop: func() {
+				srv.Shutdown()
+				_ = insp.DeleteQueue(qname, true)
+			},
+		}
 	}
 }
 
-// setupQueueAsynq: a server with Concurrency 10 and default polling (an idle
-// queue is checked once a second), sharing the go-redis client.
-func setupQueueAsynq(b *testing.B, rdb *redis.Client, name string, handled func()) queueSystem {
-	qname := "bench" + name
-	cl := asynq.NewClientFromRedisClient(rdb)
-	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{
-		Concurrency: queueHandlers,
-		Queues:      map[string]int{qname: 1},
-		LogLevel:    asynq.FatalLevel,
-	})
-	mux := asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
-		handled()
-		return nil
-	})
-	if err := srv.Start(mux); err != nil {
-		b.Fatal(err)
-	}
-	insp := asynq.NewInspectorFromRedisClient(rdb)
-	return queueSystem{
-		enqueue: func(ctx context.Context, p []byte) error {
-			_, err := cl.EnqueueContext(ctx, asynq.NewTask("bench", p), asynq.Queue(qname))
-			return err
-		},
-		drained: func(ctx context.Context) bool {
-			qi, err := insp.GetQueueInfo(qname)
-			return err == nil && qi.Pending == 0 && qi.Active == 0
-		},
-		stop: func() {
-			srv.Shutdown()
-			_ = insp.DeleteQueue(qname, true)
-		},
-	}
-}
-
-// setupQueueRmq: one queue, prefetch 20, polled every 10ms, 10 consumers that
-// ack synchronously.
-func setupQueueRmq(b *testing.B, rdb *redis.Client, name string, handled func()) queueSystem {
+// setupQueueRmq: one queue, prefetch limit queueRmqPrefetch, polled every
+// queuePoll, env.handlers consumers that ack before the message counts as
+// handled.
+func setupQueueRmq(b *testing.B, env queueEnv) queueSystem {
 	errs := make(chan error, 100)
 	go func() {
 		for range errs {
 		}
 	}()
-	conn, err := rmq.OpenConnectionWithRedisClient("bench", rdb, errs)
+	conn, err := rmq.OpenConnectionWithRedisClient("bench", env.rdb, errs)
 	if err != nil {
 		b.Fatal(err)
 	}
-	rq, err := conn.OpenQueue("bench" + name)
+	rq, err := conn.OpenQueue("bench" + env.name)
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := rq.StartConsuming(2*queueHandlers, 10*time.Millisecond); err != nil {
+	if err := rq.StartConsuming(queueRmqPrefetch, queuePoll); err != nil {
 		b.Fatal(err)
 	}
-	for i := range queueHandlers {
+	for i := range env.handlers {
 		if _, err := rq.AddConsumerFunc(fmt.Sprint("c", i), func(d rmq.Delivery) {
 			if err := d.Ack(); err != nil {
 				b.Error(err)
 			}
-			handled()
+			env.handled()
 		}); err != nil {
 			b.Fatal(err)
 		}
@@ -226,21 +454,24 @@ func setupQueueRmq(b *testing.B, rdb *redis.Client, name string, handled func())
 	}
 }
 
-// setupQueueWatermill: one stream, one consumer group, 10 subscribers (a
-// watermill subscription hands out one message at a time), each acking.
-func setupQueueWatermill(b *testing.B, rdb *redis.Client, name string, handled func()) queueSystem {
-	topic := "bench" + name
-	pub, err := redisstream.NewPublisher(redisstream.PublisherConfig{Client: rdb}, watermill.NopLogger{})
+// setupQueueWatermill: one stream, one consumer group, env.handlers
+// subscribers, each acking after its handler. watermill acks from the
+// subscription's goroutine after Ack, so drained waits for the group to
+// have no pending entry.
+func setupQueueWatermill(b *testing.B, env queueEnv) queueSystem {
+	const group = "bench"
+	topic := "bench" + env.name
+	pub, err := redisstream.NewPublisher(redisstream.PublisherConfig{Client: env.rdb}, watermill.NopLogger{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var subs []*redisstream.Subscriber
 	var wg sync.WaitGroup
-	for i := range queueHandlers {
+	for i := range env.handlers {
 		sub, err := redisstream.NewSubscriber(redisstream.SubscriberConfig{
-			Client:                        rdb,
-			ConsumerGroup:                 "bench",
+			Client:                        env.rdb,
+			ConsumerGroup:                 group,
 			Consumer:                      fmt.Sprint("c", i),
 			DisableIndefiniteInitialBlock: true,
 		}, watermill.NopLogger{})
@@ -254,7 +485,7 @@ func setupQueueWatermill(b *testing.B, rdb *redis.Client, name string, handled f
 		subs = append(subs, sub)
 		wg.Go(func() {
 			for m := range ch {
-				handled()
+				env.handled()
 				m.Ack()
 			}
 		})
@@ -263,24 +494,20 @@ func setupQueueWatermill(b *testing.B, rdb *redis.Client, name string, handled f
 		enqueue: func(ctx context.Context, p []byte) error {
 			return pub.Publish(topic, message.NewMessage(watermill.NewUUID(), p))
 		},
+		drained: func(ctx context.Context) bool {
+			xp, err := env.ctl.XPending(ctx, topic, group).Result()
+			return err == nil && xp.Count == 0
+		},
 		stop: func() {
 			cancel()
+			// Subscriber.Close and Publisher.Close close the client they
+			// were given (env.rdb): cleanup goes through env.ctl.
 			for _, s := range subs {
 				_ = s.Close()
 			}
 			_ = pub.Close()
 			wg.Wait()
-			_ = rdb.Del(context.Background(), topic).Err()
+			_ = env.ctl.Del(context.Background(), topic).Err()
 		},
 	}
 }
-
-func BenchmarkQueueThroughput_Aside(b *testing.B)     { benchQueueThroughput(b, setupQueueAside) }
-func BenchmarkQueueThroughput_Asynq(b *testing.B)     { benchQueueThroughput(b, setupQueueAsynq) }
-func BenchmarkQueueThroughput_Rmq(b *testing.B)       { benchQueueThroughput(b, setupQueueRmq) }
-func BenchmarkQueueThroughput_Watermill(b *testing.B) { benchQueueThroughput(b, setupQueueWatermill) }
-
-func BenchmarkQueueLatency_Aside(b *testing.B)     { benchQueueLatency(b, setupQueueAside) }
-func BenchmarkQueueLatency_Asynq(b *testing.B)     { benchQueueLatency(b, setupQueueAsynq) }
-func BenchmarkQueueLatency_Rmq(b *testing.B)       { benchQueueLatency(b, setupQueueRmq) }
-func BenchmarkQueueLatency_Watermill(b *testing.B) { benchQueueLatency(b, setupQueueWatermill) }
