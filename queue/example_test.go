@@ -159,3 +159,47 @@ func ExamplePermanent() {
 	fmt.Println(errors.Is(err, queue.ErrPermanent), err)
 	// Output: true unknown customer
 }
+
+// Bulk work: many jobs in one round trip, each with its own options and
+// result, drained by a worker that prefetches (its handlers are short).
+func ExampleQueue_EnqueueMany() {
+	rdb := redis.NewClient(&redis.Options{Addr: os.Getenv("REDIS_ADDR")})
+	defer rdb.Close()
+	q, err := queue.New(rdb, "thumbnails", &queue.Options{Prefix: "myapp"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx := context.Background()
+	defer q.Purge(ctx) // the example leaves nothing behind
+
+	items := []queue.Item{
+		{Payload: []byte("a.jpg"), Options: []queue.EnqueueOption{queue.WithDedupeID("a.jpg")}},
+		{Payload: []byte("b.jpg")},
+		{Payload: []byte("a.jpg"), Options: []queue.EnqueueOption{queue.WithDedupeID("a.jpg")}},
+	}
+	res, err := q.EnqueueMany(ctx, items)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for i, r := range res {
+		fmt.Printf("%s: duplicate %v\n", items[i].Payload, errors.Is(r.Err, queue.ErrDuplicate))
+	}
+
+	done := make(chan string, len(items))
+	w, err := q.Consume(queue.HandlerFunc(func(ctx context.Context, m *queue.Message) error {
+		done <- string(m.Payload)
+		return nil
+	}), &queue.WorkerOptions{Concurrency: 1, Prefetch: 100})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(<-done, <-done) // one handler, so in queue order
+	if err := w.Close(); err != nil {
+		log.Fatal(err)
+	}
+	// Output:
+	// a.jpg: duplicate false
+	// b.jpg: duplicate false
+	// a.jpg: duplicate true
+	// a.jpg b.jpg
+}
