@@ -28,7 +28,10 @@ package bench
 //     calls Enqueue once per message (concurrent calls are merged into one
 //     script call by the queue itself, so rtt/msg may fall below 1).
 //   - aside-many: the same worker; each producer calls EnqueueMany with
-//     batches of 100 messages. The only system whose producers batch.
+//     batches of 100 messages. The only systems whose producers batch.
+//   - aside-many-pf: aside-many whose worker has Prefetch 100: it holds up
+//     to 100 fetched messages beyond its running handlers, the setting
+//     aside's README advises for short handlers (compare rmq's prefetch).
 //   - asynq: v0.26.0 server, Concurrency H, default TaskCheckInterval (1s:
 //     an idle processor sleeps 0.5-1.5s before it looks again, so the first
 //     messages of a run wait that long and small b.N measure mostly that).
@@ -69,6 +72,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -92,6 +96,7 @@ var (
 const (
 	queueLatencyHandlers = 10
 	queueBatch           = 100                   // aside-many's EnqueueMany batch
+	queueAsidePrefetch   = 100                   // aside-many-pf's WorkerOptions.Prefetch
 	queuePoll            = 10 * time.Millisecond // asynq-10ms's check interval, rmq's poll duration
 	queueRmqPrefetch     = 1000
 	queuePoolSpare       = 20 // connections above handlers + producers
@@ -131,7 +136,8 @@ type queueImpl struct {
 
 var queueSystems = []queueImpl{
 	{"aside", setupQueueAside},
-	{"aside-many", setupQueueAsideMany},
+	{"aside-many", setupQueueAsideMany(0)},
+	{"aside-many-pf", setupQueueAsideMany(queueAsidePrefetch)},
 	{"asynq", setupQueueAsynq(0)},
 	{"asynq-10ms", setupQueueAsynq(queuePoll)},
 	{"watermill", setupQueueWatermill},
@@ -152,7 +158,7 @@ func BenchmarkQueueThroughput(b *testing.B) {
 
 func BenchmarkQueueLatency(b *testing.B) {
 	for _, s := range queueSystems {
-		if s.name == "aside-many" { // one message at a time: no batch
+		if strings.HasPrefix(s.name, "aside-many") { // one message at a time: no batch
 			continue
 		}
 		b.Run("sys="+s.name, func(b *testing.B) { benchQueueLatency(b, s.setup) })
@@ -327,25 +333,28 @@ func benchQueueLatency(b *testing.B, setup queueSetup) {
 // Acks are batched by the worker; drained waits until Redis applied them
 // all, read through a second Queue value on the uncounted client.
 func setupQueueAside(b *testing.B, env queueEnv) queueSystem {
-	sys, _ := asideSystem(b, env)
+	sys, _ := asideSystem(b, env, 0)
 	return sys
 }
 
-// setupQueueAsideMany: setupQueueAside whose producers call EnqueueMany.
-func setupQueueAsideMany(b *testing.B, env queueEnv) queueSystem {
-	sys, q := asideSystem(b, env)
-	sys.enqueueMany = func(ctx context.Context, ps [][]byte) error {
-		items := make([]queue.Item, len(ps))
-		for i, p := range ps {
-			items[i].Payload = p
+// setupQueueAsideMany: setupQueueAside whose producers call EnqueueMany,
+// and whose worker prefetches that many messages.
+func setupQueueAsideMany(prefetch int) queueSetup {
+	return func(b *testing.B, env queueEnv) queueSystem {
+		sys, q := asideSystem(b, env, prefetch)
+		sys.enqueueMany = func(ctx context.Context, ps [][]byte) error {
+			items := make([]queue.Item, len(ps))
+			for i, p := range ps {
+				items[i].Payload = p
+			}
+			_, err := q.EnqueueMany(ctx, items)
+			return err
 		}
-		_, err := q.EnqueueMany(ctx, items)
-		return err
+		return sys
 	}
-	return sys
 }
 
-func asideSystem(b *testing.B, env queueEnv) (queueSystem, *queue.Queue) {
+func asideSystem(b *testing.B, env queueEnv, prefetch int) (queueSystem, *queue.Queue) {
 	opt := &queue.Options{Prefix: env.name}
 	q, err := queue.New(env.rdb, "bench", opt)
 	if err != nil {
@@ -358,7 +367,7 @@ func asideSystem(b *testing.B, env queueEnv) (queueSystem, *queue.Queue) {
 	w, err := q.Consume(queue.HandlerFunc(func(ctx context.Context, m *queue.Message) error {
 		env.handled()
 		return nil
-	}), &queue.WorkerOptions{Concurrency: env.handlers})
+	}), &queue.WorkerOptions{Concurrency: env.handlers, Prefetch: prefetch})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -105,8 +105,9 @@ type fetchArgs struct {
 type fetchResult struct {
 	msgs  []*Message
 	moved int           // entries moved to ready or dead by reaping
-	next  time.Duration // until the next delayed message is due or deadline passes; -1: none or unknown
+	next  time.Duration // until the next delayed message is due or deadline passes (0: overdue); -1: none or unknown
 	stale int           // acks rejected as stale
+	left  int           // messages left in the ready list
 	// waitErr is the error of the wait on the wake list, when the script
 	// itself ran.
 	waitErr error
@@ -141,7 +142,7 @@ func (q *Queue) fetch(ctx context.Context, a fetchArgs) (fetchResult, error) {
 	if err != nil {
 		return r, fmt.Errorf("queue: fetch: %w", err)
 	}
-	if len(res) < 3 {
+	if len(res) < 4 {
 		return r, fmt.Errorf("queue: fetch: short reply %v", res)
 	}
 	r.moved = int(toInt(res[0]))
@@ -149,9 +150,10 @@ func (q *Queue) fetch(ctx context.Context, a fetchArgs) (fetchResult, error) {
 		r.next = time.Duration(ms) * time.Millisecond
 	}
 	r.stale = int(toInt(res[2]))
-	if rest := len(res) - 3; rest > 0 {
+	r.left = int(toInt(res[3]))
+	if rest := len(res) - 4; rest > 0 {
 		r.msgs = make([]*Message, 0, rest/5)
-		for i := 3; i+4 < len(res); i += 5 {
+		for i := 4; i+4 < len(res); i += 5 {
 			maxD, payload := splitStored(str(res[i+1]))
 			r.msgs = append(r.msgs, &Message{
 				ID:            str(res[i]),

@@ -253,12 +253,13 @@ func (w *Worker) fetchLoop() {
 				return
 			}
 		}
-		idle = len(r.msgs) == 0
-		if idle && reap {
+		// Drained: the next fetch waits for a wake-up (at once if one is
+		// pending) or the next due time, and reaps. Not drained: fetch
+		// again as soon as a handler is free.
+		idle = r.left == 0
+		if idle {
 			wait = w.waitTime(r.next)
 		}
-		// idle without reaping: fetch again at once, reaping, to learn
-		// when the next delayed message is due first.
 	}
 }
 

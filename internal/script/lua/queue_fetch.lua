@@ -18,8 +18,9 @@
 -- ZADD... of many fields), not per message: Redis' time per message is
 -- what bounds a busy queue.
 -- Returns {moved, ms until the next delayed message is due or the next
--- deadline passes (-1: none, or not computed because messages were
--- delivered), stale acks, then 5 per delivered message: id, "max:payload",
+-- deadline passes (0: overdue; -1: none, or not computed because ARGV[1]
+-- was 0 or the ready list was not drained), stale acks, messages left in
+-- the ready list, then 5 per delivered message: id, "max:payload",
 -- deliveries, token, last error}.
 local seq = redis.call('GET', KEYS[9])
 if seq and not tonumber(seq) then
@@ -78,7 +79,7 @@ if ARGV[3] == '1' then
     moved = moved + #due
   end
 end
-local out = {moved, -1, stale}
+local out = {moved, -1, stale, 0}
 local want = tonumber(ARGV[1])
 if want > 0 then
   -- The front of the queue is the list's tail: LRANGE gives the next
@@ -153,15 +154,22 @@ if want > 0 then
     end
   end
 end
-if (moved > 0 or #out > 3) and redis.call('LLEN', KEYS[1]) > 0 and redis.call('LLEN', KEYS[10]) == 0 then
+local left = redis.call('LLEN', KEYS[1])
+out[4] = left
+if (moved > 0 or #out > 4) and left > 0 and redis.call('LLEN', KEYS[10]) == 0 then
   redis.call('LPUSH', KEYS[10], '1')
 end
-if #out == 3 then
+if want > 0 and left == 0 then
+  -- Drained: the worker waits next, until the first delayed message or
+  -- in-flight deadline is due (0 when one is overdue: reap at once).
   local nd = -1
   local d = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
-  if d[2] then nd = tonumber(d[2]) - now end
+  if d[2] then nd = math.max(0, tonumber(d[2]) - now) end
   local f = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-  if f[2] and (nd < 0 or tonumber(f[2]) - now < nd) then nd = tonumber(f[2]) - now end
-  if nd >= 0 then out[2] = nd end
+  if f[2] then
+    local fd = math.max(0, tonumber(f[2]) - now)
+    if nd < 0 or fd < nd then nd = fd end
+  end
+  out[2] = nd
 end
 return out
