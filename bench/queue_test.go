@@ -29,9 +29,10 @@ package bench
 //     script call by the queue itself, so rtt/msg may fall below 1).
 //   - aside-many: the same worker; each producer calls EnqueueMany with
 //     batches of 100 messages. The only systems whose producers batch.
-//   - aside-many-pf: aside-many whose worker has Prefetch 100: it holds up
-//     to 100 fetched messages beyond its running handlers, the setting
-//     aside's README advises for short handlers (compare rmq's prefetch).
+//   - aside-many-nopf: aside-many whose worker has Prefetch -1: it holds
+//     no message beyond its running handlers (the default prefetch adapts:
+//     as many as the handlers finish within one fetch round trip, at most
+//     100). It shows what the prefetch buys.
 //   - asynq: v0.26.0 server, Concurrency H, default TaskCheckInterval (1s:
 //     an idle processor sleeps 0.5-1.5s before it looks again, so the first
 //     messages of a run wait that long and small b.N measure mostly that).
@@ -96,7 +97,6 @@ var (
 const (
 	queueLatencyHandlers = 10
 	queueBatch           = 100                   // aside-many's EnqueueMany batch
-	queueAsidePrefetch   = 100                   // aside-many-pf's WorkerOptions.Prefetch
 	queuePoll            = 10 * time.Millisecond // asynq-10ms's check interval, rmq's poll duration
 	queueRmqPrefetch     = 1000
 	queuePoolSpare       = 20 // connections above handlers + producers
@@ -137,7 +137,7 @@ type queueImpl struct {
 var queueSystems = []queueImpl{
 	{"aside", setupQueueAside},
 	{"aside-many", setupQueueAsideMany(0)},
-	{"aside-many-pf", setupQueueAsideMany(queueAsidePrefetch)},
+	{"aside-many-nopf", setupQueueAsideMany(-1)},
 	{"asynq", setupQueueAsynq(0)},
 	{"asynq-10ms", setupQueueAsynq(queuePoll)},
 	{"watermill", setupQueueWatermill},
@@ -338,7 +338,7 @@ func setupQueueAside(b *testing.B, env queueEnv) queueSystem {
 }
 
 // setupQueueAsideMany: setupQueueAside whose producers call EnqueueMany,
-// and whose worker prefetches that many messages.
+// with WorkerOptions.Prefetch prefetch (0: automatic).
 func setupQueueAsideMany(prefetch int) queueSetup {
 	return func(b *testing.B, env queueEnv) queueSystem {
 		sys, q := asideSystem(b, env, prefetch)

@@ -12,12 +12,12 @@ import (
 )
 
 // BenchmarkWorker_Drain: one producer adds b.N 64-byte messages with
-// EnqueueMany (100 per call) while one worker with h handlers (and
-// Prefetch pf) drains them; the clock stops when every message was
+// EnqueueMany (100 per call) while one worker with h handlers drains them
+// (prefetch=-1: none; 0: automatic); the clock stops when every message was
 // handled and acked. Reports msgs/s and the round trips per message of
 // producer and worker together.
 func BenchmarkWorker_Drain(b *testing.B) {
-	for _, c := range []struct{ h, pf int }{{1, 0}, {1, 100}, {10, 0}, {10, 100}, {50, 0}, {50, 100}} {
+	for _, c := range []struct{ h, pf int }{{1, -1}, {1, 0}, {10, -1}, {10, 0}, {50, -1}, {50, 0}} {
 		b.Run(fmt.Sprintf("h=%d/prefetch=%d", c.h, c.pf), func(b *testing.B) {
 			h := c.h
 			rdb := redistest.Standalone.Client(b)

@@ -161,7 +161,7 @@ func ExamplePermanent() {
 }
 
 // Bulk work: many jobs in one round trip, each with its own options and
-// result, drained by a worker that prefetches (its handlers are short).
+// result.
 func ExampleQueue_EnqueueMany() {
 	rdb := redis.NewClient(&redis.Options{Addr: os.Getenv("REDIS_ADDR")})
 	defer rdb.Close()
@@ -189,7 +189,7 @@ func ExampleQueue_EnqueueMany() {
 	w, err := q.Consume(queue.HandlerFunc(func(ctx context.Context, m *queue.Message) error {
 		done <- string(m.Payload)
 		return nil
-	}), &queue.WorkerOptions{Concurrency: 1, Prefetch: 100})
+	}), &queue.WorkerOptions{Concurrency: 1})
 	if err != nil {
 		log.Fatal(err)
 	}

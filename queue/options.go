@@ -115,15 +115,17 @@ type WorkerOptions struct {
 	// Concurrency + Prefetch (at most 100).
 	FetchBatch int
 
-	// Prefetch is how many messages the worker may hold beyond its running
+	// Prefetch is the most messages the worker holds beyond its running
 	// handlers, fetched ahead so a handler that finishes starts the next
-	// message at once instead of after a round trip to Redis. It pays off
-	// for short handlers (milliseconds or less); for long ones it only
-	// keeps messages from idle consumers elsewhere. Held messages are in
-	// flight: heartbeats extend them, a crash redelivers them after the
-	// visibility timeout, and Shutdown returns those not started to the
-	// front of the ready list at once, not counted as a delivery. If zero,
-	// none: no fetched message waits in memory.
+	// message at once instead of after a round trip to Redis. Held
+	// messages are in flight: heartbeats extend them, a crash redelivers
+	// them after the visibility timeout, and Shutdown returns those not
+	// started to the front of the ready list at once, not counted as a
+	// delivery. If zero, automatic: up to 100, as many as the handlers
+	// finish within one fetch round trip (measured as they run), none
+	// until a handler has finished and next to none for handlers much
+	// longer than a round trip, so long jobs are never hoarded while other
+	// workers idle. Negative: none, ever.
 	Prefetch int
 
 	// VisibilityTimeout is how long a delivery stays invisible to other
@@ -180,7 +182,7 @@ func (o *WorkerOptions) normalize() (WorkerOptions, error) {
 		name string
 		v    int64
 	}{
-		{"Concurrency", int64(out.Concurrency)}, {"FetchBatch", int64(out.FetchBatch)}, {"Prefetch", int64(out.Prefetch)},
+		{"Concurrency", int64(out.Concurrency)}, {"FetchBatch", int64(out.FetchBatch)},
 		{"VisibilityTimeout", int64(out.VisibilityTimeout)}, {"HeartbeatInterval", int64(out.HeartbeatInterval)},
 		{"BlockTimeout", int64(out.BlockTimeout)}, {"ReapInterval", int64(out.ReapInterval)},
 		{"ShutdownTimeout", int64(out.ShutdownTimeout)},
@@ -193,9 +195,9 @@ func (o *WorkerOptions) normalize() (WorkerOptions, error) {
 		out.Concurrency = 10
 	}
 	if out.FetchBatch == 0 {
-		out.FetchBatch = min(out.Concurrency+out.Prefetch, 100)
+		out.FetchBatch = min(out.Concurrency+out.prefetchMax(), 100)
 	}
-	out.FetchBatch = min(out.FetchBatch, out.Concurrency+out.Prefetch)
+	out.FetchBatch = min(out.FetchBatch, out.Concurrency+out.prefetchMax())
 	if out.VisibilityTimeout == 0 {
 		out.VisibilityTimeout = 30 * time.Second
 	}
@@ -224,6 +226,20 @@ func (o *WorkerOptions) normalize() (WorkerOptions, error) {
 		out.ShutdownTimeout = 30 * time.Second
 	}
 	return out, nil
+}
+
+// autoPrefetchMax bounds the automatic Prefetch.
+const autoPrefetchMax = 100
+
+// prefetchMax is the most messages held beyond running handlers.
+func (o *WorkerOptions) prefetchMax() int {
+	switch {
+	case o.Prefetch < 0:
+		return 0
+	case o.Prefetch == 0:
+		return autoPrefetchMax
+	}
+	return o.Prefetch
 }
 
 // defaultBackoff is 1s doubling per delivery up to 5 minutes, with "equal

@@ -32,7 +32,7 @@ func TestWorkerOptions_Normalize_Defaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.Concurrency != 10 || o.FetchBatch != 10 || o.VisibilityTimeout != 30*time.Second ||
+	if o.Concurrency != 10 || o.FetchBatch != 100 || o.Prefetch != 0 || o.VisibilityTimeout != 30*time.Second ||
 		o.HeartbeatInterval != 10*time.Second || o.BlockTimeout != time.Second || o.ReapInterval != 500*time.Millisecond ||
 		o.ShutdownTimeout != 30*time.Second || o.Backoff == nil {
 		t.Errorf("defaults = %+v", o)
@@ -44,5 +44,9 @@ func TestWorkerOptions_Normalize_Defaults(t *testing.T) {
 	}
 	if o.FetchBatch != 100 || in.FetchBatch != 0 {
 		t.Errorf("FetchBatch = %d (caller's struct %d), want 100 and the caller's untouched", o.FetchBatch, in.FetchBatch)
+	}
+	// Without prefetch a fetch takes no more than idle handlers.
+	if o, err = (&WorkerOptions{Prefetch: -1}).normalize(); err != nil || o.FetchBatch != 10 {
+		t.Errorf("Prefetch -1: FetchBatch = %d, %v; want 10", o.FetchBatch, err)
 	}
 }

@@ -34,7 +34,7 @@ func (f HandlerFunc) Handle(ctx context.Context, m *Message) error { return f(ct
 // [Worker.Close]. Its methods are safe for concurrent use.
 //
 // Goroutines: one fetcher, one heartbeat, one reaper, one acker, and one
-// per running handler (with Prefetch, Concurrency runners instead).
+// per running handler (Concurrency runners instead when it prefetches).
 type Worker struct {
 	q   *Queue
 	h   Handler
@@ -46,6 +46,16 @@ type Worker struct {
 	// then, as slots are handlers).
 	pending chan delivery
 	runners sync.WaitGroup
+
+	// Automatic prefetch (Prefetch 0): the fetcher keeps parked of the
+	// pmax prefetch tokens out of slots, so that the worker holds only as
+	// many messages beyond its handlers as they finish within one fetch
+	// round trip (both measured: moving averages in nanoseconds).
+	pmax      int
+	auto      bool
+	parked    int // only the fetcher touches it
+	handlerNs atomic.Int64
+	rttNs     atomic.Int64
 
 	ackMu      sync.Mutex    // guards ackPending
 	ackPending []*Message    // finished deliveries not yet acked
@@ -120,7 +130,9 @@ func (q *Queue) Consume(h Handler, opt *WorkerOptions) (*Worker, error) {
 	}
 	w := &Worker{
 		q: q, h: h, opt: o,
-		slots:        make(chan struct{}, o.Concurrency+o.Prefetch),
+		slots:        make(chan struct{}, o.Concurrency+o.prefetchMax()),
+		pmax:         o.prefetchMax(),
+		auto:         o.Prefetch == 0,
 		ackSignal:    make(chan struct{}, 1),
 		stop:         make(chan struct{}),
 		fetchDone:    make(chan struct{}),
@@ -130,11 +142,14 @@ func (q *Queue) Consume(h Handler, opt *WorkerOptions) (*Worker, error) {
 		running:      make(map[string]*runningEntry),
 		shutdownDone: make(chan struct{}),
 	}
-	for range o.Concurrency + o.Prefetch {
+	if w.auto {
+		w.parked = w.pmax // none until handlers were measured
+	}
+	for range o.Concurrency + w.pmax - w.parked {
 		w.slots <- struct{}{}
 	}
-	if o.Prefetch > 0 {
-		w.pending = make(chan delivery, o.Concurrency+o.Prefetch)
+	if w.pmax > 0 {
+		w.pending = make(chan delivery, o.Concurrency+w.pmax)
 		w.runners.Add(o.Concurrency)
 		for range o.Concurrency {
 			go w.runner()
@@ -203,6 +218,11 @@ func (w *Worker) fetchLoop() {
 				break grab
 			}
 		}
+		if w.auto {
+			if n = w.adapt(n); n == 0 {
+				continue
+			}
+		}
 		// Piggyback finished deliveries' acks on the fetch (unless it may
 		// block: the acker sends them then), and reap when nobody did
 		// lately or when the queue looked idle last time.
@@ -212,7 +232,11 @@ func (w *Worker) fetchLoop() {
 		}
 		reap := idle || time.Since(time.Unix(0, w.lastReap.Load())) >= w.opt.ReapInterval
 		ctx, cancel := context.WithTimeout(context.Background(), wait+opTimeout)
+		t0 := time.Now()
 		r, err := w.q.fetch(ctx, fetchArgs{n: n, visibility: w.opt.VisibilityTimeout, reap: reap, acks: acks, wait: wait})
+		if w.auto && wait == 0 && err == nil {
+			ewma(&w.rttNs, time.Since(t0))
+		}
 		cancel()
 		wait = 0
 		for range n - len(r.msgs) {
@@ -261,6 +285,43 @@ func (w *Worker) fetchLoop() {
 			wait = w.waitTime(r.next)
 		}
 	}
+}
+
+// adapt parks or unparks prefetch tokens toward the automatic prefetch
+// and returns how many of the n tokens just taken are left to fetch with.
+func (w *Worker) adapt(n int) int {
+	target := w.pmax - w.autoPrefetch()
+	for w.parked < target && n > 0 {
+		w.parked++
+		n--
+	}
+	for w.parked > target {
+		w.parked--
+		w.slots <- struct{}{} // never blocks: parked tokens have room
+	}
+	return n
+}
+
+// autoPrefetch is how many messages to hold beyond running handlers: as
+// many as the handlers finish within one fetch round trip.
+func (w *Worker) autoPrefetch() int {
+	h := w.handlerNs.Load()
+	if h <= 0 {
+		return 0 // no handler finished yet
+	}
+	e := int64(w.opt.Concurrency) * w.rttNs.Load() / h
+	return int(min(e, int64(w.pmax)))
+}
+
+// ewma moves the average in v an eighth of the way toward d. Concurrent
+// updates may lose one another's step: it is an estimate.
+func ewma(v *atomic.Int64, d time.Duration) {
+	old := v.Load()
+	if old == 0 {
+		v.Store(max(int64(d), 1))
+		return
+	}
+	v.Store(max(old+(int64(d)-old)/8, 1))
 }
 
 // redisTimerSlack is how late Redis may end a blocking command's timeout
@@ -380,7 +441,11 @@ func (w *Worker) handle(ctx context.Context, cancel context.CancelFunc, m *Messa
 	defer w.handlers.Done()
 	defer func() { w.slots <- struct{}{} }()
 	defer cancel()
+	t0 := time.Now()
 	err := w.call(ctx, m)
+	if w.auto {
+		ewma(&w.handlerNs, time.Since(t0))
+	}
 
 	w.mu.Lock()
 	delete(w.running, m.Token)

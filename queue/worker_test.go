@@ -338,6 +338,7 @@ func TestWorker_IdleWakeUp_OneRoundTrip(t *testing.T) {
 		producer := newQueue(t, tp.Client(t), &queue.Options{Prefix: prefix})
 		started := make(chan int64, 10)
 		opt := fastWorker(1)
+		opt.Prefetch = -1 // the fetcher waits for the one handler
 		opt.BlockTimeout, opt.ReapInterval, opt.HeartbeatInterval = 2*time.Second, time.Minute, time.Minute
 		opt.VisibilityTimeout = 2 * time.Minute
 		consume(t, q, func(ctx context.Context, m *queue.Message) error {
@@ -481,6 +482,45 @@ func TestWorker_Prefetch_HeartbeatKeepsWaitingDeliveries(t *testing.T) {
 		}
 		if s := w.Stats(); s.LostLeases != 0 || s.Stale != 0 || s.Handled != n {
 			t.Errorf("worker stats %+v: a prefetched delivery was lost", s)
+		}
+	})
+}
+
+// Automatic prefetch never hoards long jobs: with handlers much longer
+// than a round trip the worker holds nothing beyond its running handlers.
+func TestWorker_AutoPrefetch_LongHandlersHoldNothingExtra(t *testing.T) {
+	redistest.EachTopology(t, func(t *testing.T, tp *redistest.Topology) {
+		ctx := t.Context()
+		q := newQueue(t, tp.Client(t), nil)
+		for i := range 6 {
+			if _, err := q.Enqueue(ctx, fmt.Appendf(nil, "m%d", i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var running atomic.Int64
+		var worst atomic.Int64
+		consume(t, q, func(ctx context.Context, m *queue.Message) error {
+			running.Add(1)
+			defer running.Add(-1)
+			time.Sleep(150 * time.Millisecond)
+			return nil
+		}, fastWorker(2)) // Prefetch 0: automatic
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			c := counts(t, q)
+			if extra := int64(c.InFlight) - 2; extra > worst.Load() {
+				worst.Store(extra)
+			}
+			if c == (queue.Counts{}) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("not drained: %+v", c)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if worst.Load() > 0 {
+			t.Errorf("the worker held %d messages beyond its 2 handlers of 150ms each", worst.Load())
 		}
 	})
 }
