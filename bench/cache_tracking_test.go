@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/redis/rueidis"
 
 	"github.com/aside-go/aside/cache"
@@ -154,5 +155,40 @@ func BenchmarkCacheTrackedL1Hit_RueidisCSC(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		get()
+	}
+}
+
+// go-redis' own client-side cache (v9.22+, experimental): RESP3, DB 0, a
+// plain GET served from its local cache on a hit (checked with its
+// CSCStats), invalidated by the server's tracking messages.
+func BenchmarkCacheTrackedL1Hit_GoRedisCSC(b *testing.B) {
+	c := redis.NewClient(&redis.Options{
+		Addr:                  client(b).Options().Addr,
+		Protocol:              3,
+		ClientSideCacheConfig: &redis.ClientSideCacheConfig{MaxEntries: 10000},
+	})
+	b.Cleanup(func() { _ = c.Close() })
+	ctx := context.Background()
+	key := prefix(b) + ":k"
+	if err := c.Set(ctx, key, strings.Repeat("t", 100), 0).Err(); err != nil {
+		b.Fatal(err)
+	}
+	get := func() {
+		v, err := c.Get(ctx, key).Result()
+		if err != nil || len(v) != 100 {
+			b.Fatal(err)
+		}
+	}
+	get()
+	get()
+	before := c.CSCStats().Hits
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		get()
+	}
+	b.StopTimer()
+	if hits := c.CSCStats().Hits - before; hits < uint64(b.N) {
+		b.Fatalf("%d cache hits in %d reads: not served from go-redis' cache", hits, b.N)
 	}
 }

@@ -31,8 +31,10 @@ type Stats struct {
 	// TrackingInvalidations counts L1 entries dropped because Redis
 	// reported their key changed (LocalOptions.Tracking);
 	// TrackingFlushes counts whole-L1 flushes because a tracking
-	// connection was lost or Redis flushed its data.
-	TrackingInvalidations, TrackingFlushes int64
+	// connection was lost or Redis flushed its data; TrackingFallbacks is
+	// 1 once the server refused tracking (Redis before 6, an ACL) and the
+	// tier fell back to an untracked L1.
+	TrackingInvalidations, TrackingFlushes, TrackingFallbacks int64
 
 	// LoadP50 and LoadP99 are quantiles of the latest loader calls'
 	// durations (up to 1,024 of them); zero before the first load.
@@ -44,7 +46,7 @@ type counters struct {
 	localHits, redisHits, misses, loads, loadErrors, leaseWaits,
 	staleServed, refreshes, negativeHits, bloomRejects, corrupt,
 	redisErrors, failOpen atomic.Int64
-	trackingInvalidations, trackingFlushes atomic.Int64
+	trackingInvalidations, trackingFlushes, trackingFallbacks atomic.Int64
 }
 
 // instruments are the OpenTelemetry side of the counters: observable
@@ -81,6 +83,7 @@ func newInstruments(mp metric.MeterProvider, prefix string, c *counters) (*instr
 		{Name: "aside.cache.failopen", Desc: "Values served from the loader while Redis failed.", V: &c.failOpen},
 		{Name: "aside.cache.tracking_invalidations", Desc: "L1 entries dropped because Redis reported their key changed.", V: &c.trackingInvalidations},
 		{Name: "aside.cache.tracking_flushes", Desc: "Whole-L1 flushes because a tracking connection was lost or Redis flushed its data.", V: &c.trackingFlushes},
+		{Name: "aside.cache.tracking_fallbacks", Desc: "Tracked L1 tiers that fell back to untracked because the server refused tracking.", V: &c.trackingFallbacks},
 	}
 	in.reg, err = otelx.ObserveCounters(m, attribute.String("aside.cache.prefix", prefix), list)
 	if err != nil {
@@ -100,7 +103,8 @@ func (c *Cache[V]) Stats() Stats {
 		NegativeHits: k.negativeHits.Load(), BloomRejects: k.bloomRejects.Load(),
 		Corrupt: k.corrupt.Load(), RedisErrors: k.redisErrors.Load(), FailOpen: k.failOpen.Load(),
 		TrackingInvalidations: k.trackingInvalidations.Load(), TrackingFlushes: k.trackingFlushes.Load(),
-		LoadP50: q[0], LoadP99: q[1],
+		TrackingFallbacks: k.trackingFallbacks.Load(),
+		LoadP50:           q[0], LoadP99: q[1],
 	}
 }
 

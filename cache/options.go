@@ -164,7 +164,10 @@ type LocalOptions struct {
 	// that the cache opens beside the client; Redis 6 or later). A lost
 	// tracking connection flushes the tier and is reported to
 	// [Options.OnError] and counted in [Stats.TrackingFlushes]. Entries
-	// still expire after TTL.
+	// still expire after TTL. A server that refuses tracking (before
+	// Redis 6, or an ACL without CLIENT TRACKING) makes the tier fall back
+	// to an untracked L1 for the cache's lifetime, reported to OnError and
+	// counted in [Stats.TrackingFallbacks].
 	Tracking bool
 }
 

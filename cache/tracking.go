@@ -42,6 +42,28 @@ import (
 // next read. A read racing an invalidation does not enter L1 (the epoch
 // check of served).
 
+// A server that cannot track (Redis before 6, or an ACL that refuses
+// CLIENT TRACKING or CLIENT LIST) will never deliver invalidations: the
+// tier then falls back, for the cache's lifetime, to what an untracked L1
+// does (entries live for LocalOptions.TTL; InvalidateLocal and the
+// consistency package's broadcasts drop them), reported once through
+// OnError and counted in Stats.TrackingFallbacks.
+
+// errNoTracking marks a node that cannot track keys.
+var errNoTracking = errors.New("the server cannot track keys (CLIENT TRACKING needs Redis 6 or later, and the ACL permission)")
+
+// cannotTrack reports whether err is a server's refusal of a command it
+// does not have or does not allow.
+func cannotTrack(err error) bool {
+	var re redis.Error
+	if !errors.As(err, &re) {
+		return false
+	}
+	msg := strings.ToLower(re.Error())
+	return strings.HasPrefix(msg, "noperm") || strings.Contains(msg, "unknown command") ||
+		strings.Contains(msg, "unknown subcommand")
+}
+
 // invalidateChannel is where Redis sends tracking invalidations in RESP2.
 const invalidateChannel = "__redis__:invalidate"
 
@@ -57,6 +79,7 @@ type tracker struct {
 	invalidate func(keys ...string)
 	flush      func(reason error)
 	enable     func() // invalidations flow on every node: L1 may serve
+	fallback   func(reason error)
 
 	wg     sync.WaitGroup
 	cancel context.CancelFunc
@@ -82,6 +105,13 @@ func startTracking[V any](c *Cache[V]) *tracker {
 		},
 		enable: func() {
 			c.epoch.Add(1) // reads begun before cannot store
+			c.local.off.Store(false)
+		},
+		fallback: func(reason error) {
+			c.FlushLocal()
+			c.ctr.trackingFallbacks.Add(1)
+			c.report(fmt.Errorf("cache: tracked L1 falls back to an untracked L1 (entries live for LocalOptions.TTL): %w", reason))
+			c.epoch.Add(1)
 			c.local.off.Store(false)
 		},
 		cancel: cancel,
@@ -132,6 +162,10 @@ func (t *tracker) run(ctx context.Context, ctr *counters) {
 		stop()
 		wg.Wait()
 		if ctx.Err() != nil {
+			return
+		}
+		if errors.Is(err1, errNoTracking) {
+			t.fallback(err1)
 			return
 		}
 		t.flush(err1)
@@ -262,6 +296,9 @@ func (t *tracker) node(ctx context.Context, base *redis.Options, ctr *counters, 
 func (t *tracker) redirect(ctx context.Context, ctl *redis.Conn, name string) error {
 	list, err := ctl.ClientList(ctx).Result()
 	if err != nil {
+		if cannotTrack(err) {
+			return fmt.Errorf("%w: client list: %w", errNoTracking, err)
+		}
 		return fmt.Errorf("client list: %w", err)
 	}
 	id := ""
@@ -279,7 +316,10 @@ func (t *tracker) redirect(ctx context.Context, ctl *redis.Conn, name string) er
 		return errors.New("tracking: the subscriber connection is not in CLIENT LIST")
 	}
 	if err := ctl.Do(ctx, "CLIENT", "TRACKING", "ON", "REDIRECT", id, "BCAST", "PREFIX", t.prefix).Err(); err != nil {
-		return fmt.Errorf("client tracking (Redis 6 or later is needed): %w", err)
+		if cannotTrack(err) {
+			return fmt.Errorf("%w: %w", errNoTracking, err)
+		}
+		return fmt.Errorf("client tracking: %w", err)
 	}
 	return nil
 }

@@ -233,3 +233,49 @@ func TestTracking_loadRacingMarkerOnlyDelete(t *testing.T) {
 		t.Errorf("after the race Get = %q, %v; want new (the old value stayed in L1 or Redis)", v, err)
 	}
 }
+
+// A server that refuses tracking (an ACL without CLIENT TRACKING here;
+// Redis before 6 answers "unknown subcommand") makes the tracked L1 fall
+// back to an untracked one: reported once, counted, and L1 serves again.
+func TestTracking_refusedFallsBackToUntrackedL1(t *testing.T) {
+	t.Parallel()
+	s := redistest.StartServer(t, redistest.Config{})
+	rdb := s.Client(t)
+	ctx := t.Context()
+	if err := rdb.Do(ctx, "ACL", "SETUSER", "default", "-client|tracking").Err(); err != nil {
+		t.Fatal(err)
+	}
+	src := &sync.Map{}
+	src.Store("k", "v1")
+	c, errs, mu := trackedCache(t, rdb, "fb", src)
+	deadline := time.Now().Add(20 * time.Second)
+	for c.Stats().TrackingFallbacks == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no fallback; stats %+v", c.Stats())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	inL1(t, c, "k", "v1") // L1 serves again
+	// Untracked now: a write by another client is not seen until the TTL.
+	if err := rdb.Set(ctx, c.Key("k"), `"v2"`, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := c.Get(ctx, "k"); err != nil || v != "v1" {
+		t.Errorf("Get = %q, %v; want the L1 copy v1 (untracked)", v, err)
+	}
+	time.Sleep(200 * time.Millisecond) // no retry, no second report
+	mu.Lock()
+	defer mu.Unlock()
+	n := 0
+	for _, err := range *errs {
+		if strings.Contains(err.Error(), "falls back") {
+			n++
+			if !strings.Contains(err.Error(), "NOPERM") {
+				t.Errorf("the report does not say why: %v", err)
+			}
+		}
+	}
+	if n != 1 || c.Stats().TrackingFallbacks != 1 {
+		t.Errorf("%d fallback reports, %d counted; want 1 (errors: %v)", n, c.Stats().TrackingFallbacks, *errs)
+	}
+}
