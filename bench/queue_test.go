@@ -17,7 +17,9 @@ package bench
 // inspector shows no pending or active task; watermill's consumer group
 // has no pending entry (XPENDING: it acks after the handler, from another
 // goroutine); rmq acks inside the handler, before the message counts as
-// handled. Reported as msgs/s and rtt/msg: the round trips the library's
+// handled. Reported as msgs/s, redis-us/msg and client-us/msg (CPU time of
+// the Redis server's main thread and of this process, per message), and
+// rtt/msg: the round trips the library's
 // go-redis client made during the timed part (an rttCounter hook: one per
 // command, one per pipeline or transaction, background loops included),
 // per message. The harness's own checks run on a second client that is
@@ -73,9 +75,11 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -181,6 +185,7 @@ func BenchmarkQueueFloor_PipelinedGET(b *testing.B) {
 	var next atomic.Int64
 	b.ResetTimer()
 	r0 := rtt.load()
+	redis0 := serverCPU(b, client(b))
 	start := time.Now()
 	var g errgroup.Group
 	for range goroutines {
@@ -216,6 +221,7 @@ func BenchmarkQueueFloor_PipelinedGET(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(n)/elapsed.Seconds(), "ops/s")
 	b.ReportMetric(float64(rt)/float64(n), "rtt/op")
+	b.ReportMetric(float64((serverCPU(b, client(b))-redis0).Nanoseconds())/1e3/float64(n), "redis-us/op")
 }
 
 // queueClients returns the library's client, with a pool for handlers +
@@ -243,6 +249,7 @@ func benchQueueThroughput(b *testing.B, producers, handlers int, setup queueSetu
 	var next atomic.Int64
 	b.ResetTimer()
 	r0 := rtt.load()
+	redis0, client0 := serverCPU(b, ctl), processCPU(b)
 	start := time.Now()
 	var g errgroup.Group
 	for range producers {
@@ -268,8 +275,42 @@ func benchQueueThroughput(b *testing.B, producers, handlers int, setup queueSetu
 	elapsed := time.Since(start)
 	rt := rtt.load() - r0
 	b.StopTimer()
+	redisCPU, clientCPU := serverCPU(b, ctl)-redis0, processCPU(b)-client0
 	b.ReportMetric(float64(n)/elapsed.Seconds(), "msgs/s")
 	b.ReportMetric(float64(rt)/float64(n), "rtt/msg")
+	b.ReportMetric(float64(redisCPU.Nanoseconds())/1e3/float64(n), "redis-us/msg")
+	b.ReportMetric(float64(clientCPU.Nanoseconds())/1e3/float64(n), "client-us/msg")
+}
+
+// serverCPU is the CPU time the Redis server's main thread used so far
+// (INFO cpu), shared by whatever runs against it.
+func serverCPU(tb testing.TB, rdb *redis.Client) time.Duration {
+	info, err := rdb.Info(context.Background(), "cpu").Result()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var sec float64
+	for line := range strings.SplitSeq(info, "\n") {
+		k, v, _ := strings.Cut(strings.TrimSpace(line), ":")
+		if k == "used_cpu_user_main_thread" || k == "used_cpu_sys_main_thread" {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			sec += f
+		}
+	}
+	return time.Duration(sec * float64(time.Second))
+}
+
+// processCPU is the CPU time this process (the library's client side, all
+// its goroutines, and the harness) used so far (getrusage).
+func processCPU(tb testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // queueProduce enqueues messages until next passes n: one by one, or in
