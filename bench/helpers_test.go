@@ -1,9 +1,7 @@
 package bench
 
 import (
-	"context"
 	"slices"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,30 +38,4 @@ func poolClient(tb testing.TB, size int) *redis.Client {
 	})
 	tb.Cleanup(func() { _ = c.Close() })
 	return c
-}
-
-// rttCounter is a go-redis hook counting round trips to Redis: one per
-// command sent alone (a blocking command counts one, however long it
-// blocks) and one per pipeline or MULTI/EXEC transaction, however many
-// commands it carries. Add it with rdb.AddHook before anything uses the
-// client. It is safe for concurrent use.
-type rttCounter struct{ n atomic.Int64 }
-
-// load returns the round trips counted so far.
-func (c *rttCounter) load() int64 { return c.n.Load() }
-
-func (c *rttCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (c *rttCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		c.n.Add(1)
-		return next(ctx, cmd)
-	}
-}
-
-func (c *rttCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		c.n.Add(1)
-		return next(ctx, cmds)
-	}
 }

@@ -20,7 +20,7 @@ package bench
 // handled. Reported as msgs/s, redis-us/msg and client-us/msg (CPU time of
 // the Redis server's main thread and of this process, per message), and
 // rtt/msg: the round trips the library's
-// go-redis client made during the timed part (an rttCounter hook: one per
+// go-redis client made during the timed part (an redistest.RoundTrips hook: one per
 // command, one per pipeline or transaction, background loops included),
 // per message. The harness's own checks run on a second client that is
 // not counted.
@@ -75,11 +75,9 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -87,6 +85,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill-redisstream/pkg/redisstream"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/adjust/rmq/v5"
+	"github.com/aside-go/aside/internal/redistest"
 	"github.com/aside-go/aside/queue"
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
@@ -174,7 +173,7 @@ func BenchmarkQueueLatency(b *testing.B) {
 func BenchmarkQueueFloor_PipelinedGET(b *testing.B) {
 	const goroutines, depth = 10, 100
 	rdb := poolClient(b, goroutines+queuePoolSpare)
-	rtt := &rttCounter{}
+	rtt := &redistest.RoundTrips{}
 	rdb.AddHook(rtt)
 	ctx := context.Background()
 	key := prefix(b) + ":k"
@@ -184,8 +183,8 @@ func BenchmarkQueueFloor_PipelinedGET(b *testing.B) {
 	n := int64(b.N)
 	var next atomic.Int64
 	b.ResetTimer()
-	r0 := rtt.load()
-	redis0 := serverCPU(b, client(b))
+	r0 := rtt.Load()
+	redis0, _ := redistest.CPU(b, client(b))
 	start := time.Now()
 	var g errgroup.Group
 	for range goroutines {
@@ -217,18 +216,19 @@ func BenchmarkQueueFloor_PipelinedGET(b *testing.B) {
 		b.Fatal(err)
 	}
 	elapsed := time.Since(start)
-	rt := rtt.load() - r0
+	rt := rtt.Load() - r0
 	b.StopTimer()
 	b.ReportMetric(float64(n)/elapsed.Seconds(), "ops/s")
 	b.ReportMetric(float64(rt)/float64(n), "rtt/op")
-	b.ReportMetric(float64((serverCPU(b, client(b))-redis0).Nanoseconds())/1e3/float64(n), "redis-us/op")
+	redis1, _ := redistest.CPU(b, client(b))
+	b.ReportMetric(float64((redis1-redis0).Nanoseconds())/1e3/float64(n), "redis-us/op")
 }
 
 // queueClients returns the library's client, with a pool for handlers +
 // producers and a round-trip counter, and the harness's uncounted client.
-func queueClients(b *testing.B, handlers, producers int) (rdb, ctl *redis.Client, rtt *rttCounter) {
+func queueClients(b *testing.B, handlers, producers int) (rdb, ctl *redis.Client, rtt *redistest.RoundTrips) {
 	rdb = poolClient(b, handlers+producers+queuePoolSpare)
-	rtt = &rttCounter{}
+	rtt = &redistest.RoundTrips{}
 	rdb.AddHook(rtt)
 	return rdb, client(b), rtt
 }
@@ -248,8 +248,8 @@ func benchQueueThroughput(b *testing.B, producers, handlers int, setup queueSetu
 	defer sys.stop()
 	var next atomic.Int64
 	b.ResetTimer()
-	r0 := rtt.load()
-	redis0, client0 := serverCPU(b, ctl), processCPU(b)
+	r0 := rtt.Load()
+	redis0, client0 := redistest.CPU(b, ctl)
 	start := time.Now()
 	var g errgroup.Group
 	for range producers {
@@ -273,44 +273,14 @@ func benchQueueThroughput(b *testing.B, producers, handlers int, setup queueSetu
 		}
 	}
 	elapsed := time.Since(start)
-	rt := rtt.load() - r0
+	rt := rtt.Load() - r0
 	b.StopTimer()
-	redisCPU, clientCPU := serverCPU(b, ctl)-redis0, processCPU(b)-client0
+	redis1, client1 := redistest.CPU(b, ctl)
+	redisCPU, clientCPU := redis1-redis0, client1-client0
 	b.ReportMetric(float64(n)/elapsed.Seconds(), "msgs/s")
 	b.ReportMetric(float64(rt)/float64(n), "rtt/msg")
 	b.ReportMetric(float64(redisCPU.Nanoseconds())/1e3/float64(n), "redis-us/msg")
 	b.ReportMetric(float64(clientCPU.Nanoseconds())/1e3/float64(n), "client-us/msg")
-}
-
-// serverCPU is the CPU time the Redis server's main thread used so far
-// (INFO cpu), shared by whatever runs against it.
-func serverCPU(tb testing.TB, rdb *redis.Client) time.Duration {
-	info, err := rdb.Info(context.Background(), "cpu").Result()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var sec float64
-	for line := range strings.SplitSeq(info, "\n") {
-		k, v, _ := strings.Cut(strings.TrimSpace(line), ":")
-		if k == "used_cpu_user_main_thread" || k == "used_cpu_sys_main_thread" {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				tb.Fatal(err)
-			}
-			sec += f
-		}
-	}
-	return time.Duration(sec * float64(time.Second))
-}
-
-// processCPU is the CPU time this process (the library's client side, all
-// its goroutines, and the harness) used so far (getrusage).
-func processCPU(tb testing.TB) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		tb.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // queueProduce enqueues messages until next passes n: one by one, or in

@@ -3,16 +3,12 @@ package queue_test
 import (
 	"context"
 	"fmt"
-	"strconv"
-	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aside-go/aside/internal/redistest"
 	"github.com/aside-go/aside/queue"
-	"github.com/redis/go-redis/v9"
 )
 
 // BenchmarkWorker_Drain: one producer adds b.N 64-byte messages with
@@ -27,7 +23,7 @@ func BenchmarkWorker_Drain(b *testing.B) {
 		b.Run(fmt.Sprintf("h=%d/prefetch=%d", c.h, c.pf), func(b *testing.B) {
 			h := c.h
 			rdb := redistest.Standalone.Client(b)
-			var rt startCounter
+			var rt redistest.RoundTrips
 			rdb.AddHook(&rt)
 			q := newQueue(b, rdb, nil)
 			ctx := context.Background()
@@ -47,8 +43,8 @@ func BenchmarkWorker_Drain(b *testing.B) {
 			time.Sleep(20 * time.Millisecond)
 			payload := make([]byte, 64)
 			b.ResetTimer()
-			rt.n.Store(0)
-			redis0, client0 := redisCPU(b, rdb), processCPU(b)
+			rt0 := rt.Load()
+			redis0, client0 := redistest.CPU(b, rdb)
 			start := time.Now()
 			for sent := 0; sent < b.N; {
 				items := make([]queue.Item, min(100, b.N-sent))
@@ -73,40 +69,12 @@ func BenchmarkWorker_Drain(b *testing.B) {
 			}
 			el := time.Since(start)
 			b.StopTimer()
+			redis1, client1 := redistest.CPU(b, rdb)
 			perMsg := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(b.N) }
-			b.ReportMetric(perMsg(redisCPU(b, rdb)-redis0), "redis-us/msg")
-			b.ReportMetric(perMsg(processCPU(b)-client0), "client-us/msg")
+			b.ReportMetric(perMsg(redis1-redis0), "redis-us/msg")
+			b.ReportMetric(perMsg(client1-client0), "client-us/msg")
 			b.ReportMetric(float64(b.N)/el.Seconds(), "msgs/s")
-			b.ReportMetric(float64(rt.n.Load())/float64(b.N), "rtt/msg")
+			b.ReportMetric(float64(rt.Load()-rt0)/float64(b.N), "rtt/msg")
 		})
 	}
-}
-
-// redisCPU is the CPU time the server's main thread used so far.
-func redisCPU(tb testing.TB, rdb redis.UniversalClient) time.Duration {
-	info, err := rdb.Info(context.Background(), "cpu").Result()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var sec float64
-	for line := range strings.SplitSeq(info, "\n") {
-		k, v, _ := strings.Cut(strings.TrimSpace(line), ":")
-		if k == "used_cpu_user_main_thread" || k == "used_cpu_sys_main_thread" {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				tb.Fatal(err)
-			}
-			sec += f
-		}
-	}
-	return time.Duration(sec * float64(time.Second))
-}
-
-// processCPU is the CPU time this process used so far.
-func processCPU(tb testing.TB) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		tb.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/aside-go/aside/internal/redistest"
 	"github.com/aside-go/aside/queue"
-	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 )
 
@@ -307,31 +306,13 @@ func TestWorkerOptions_Validate(t *testing.T) {
 	}
 }
 
-// startCounter counts the commands and pipelines a client starts: each is
-// one round trip.
-type startCounter struct{ n atomic.Int64 }
-
-func (c *startCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (c *startCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		c.n.Add(1)
-		return next(ctx, cmd)
-	}
-}
-func (c *startCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		c.n.Add(1)
-		return next(ctx, cmds)
-	}
-}
-
 // An idle worker waits for work and fetches it in one round trip: from
 // the enqueue to the handler's start the worker starts no Redis call.
 func TestWorker_IdleWakeUp_OneRoundTrip(t *testing.T) {
 	redistest.EachTopology(t, func(t *testing.T, tp *redistest.Topology) {
 		ctx := t.Context()
 		rdb := tp.Client(t)
-		var rt startCounter
+		var rt redistest.RoundTrips
 		rdb.AddHook(&rt)
 		prefix := redistest.Prefix(t)
 		q := newQueue(t, rdb, &queue.Options{Prefix: prefix})
@@ -342,12 +323,12 @@ func TestWorker_IdleWakeUp_OneRoundTrip(t *testing.T) {
 		opt.BlockTimeout, opt.ReapInterval, opt.HeartbeatInterval = 2*time.Second, time.Minute, time.Minute
 		opt.VisibilityTimeout = 2 * time.Minute
 		consume(t, q, func(ctx context.Context, m *queue.Message) error {
-			started <- rt.n.Load() // Concurrency 1: the fetcher waits for this handler
+			started <- rt.Load() // Concurrency 1: the fetcher waits for this handler
 			return nil
 		}, opt)
 		for round := range 3 {
 			time.Sleep(300 * time.Millisecond) // the worker is blocked on the wake list
-			before := rt.n.Load()
+			before := rt.Load()
 			if _, err := producer.Enqueue(ctx, []byte("x")); err != nil {
 				t.Fatal(err)
 			}
