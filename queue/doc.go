@@ -20,10 +20,17 @@
 // reaching its max deliveries, with its last error kept. Dead letters can
 // be inspected ([Queue.PeekDead]) and requeued ([Queue.RequeueDead]).
 //
-// Idle workers block on a wake list that every enqueue signals, so an idle
-// queue delivers within a round trip or two, without polling. Blocking
-// waits last at most [WorkerOptions.BlockTimeout], because go-redis cannot
-// interrupt a blocking command when a context ends.
+// Idle workers block on a wake list that every enqueue signals, with the
+// fetch pipelined behind the blocking pop, so an idle queue delivers in one
+// round trip, without polling. Blocking waits last at most
+// [WorkerOptions.BlockTimeout], because go-redis cannot interrupt a
+// blocking command when a context ends.
+//
+// Work moves in batches at a fixed cost per batch: [Queue.EnqueueMany]
+// sends up to 1000 messages per script call, a fetch takes as many
+// messages as there are idle handlers plus the prefetch (by default as
+// many as the handlers finish in one fetch round trip), and acks ride on
+// the next fetch.
 //
 // Every key of a queue shares the hash tag "{prefix|name}", so each Lua
 // script touches one slot and the queue works unchanged on Redis Cluster;
