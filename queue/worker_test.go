@@ -483,7 +483,7 @@ func TestWorker_AutoPrefetch_LongHandlersHoldNothingExtra(t *testing.T) {
 		consume(t, q, func(ctx context.Context, m *queue.Message) error {
 			running.Add(1)
 			defer running.Add(-1)
-			time.Sleep(300 * time.Millisecond // far above a round trip, even on a loaded machine)
+			time.Sleep(300 * time.Millisecond) // far above a round trip, even on a loaded machine
 			return nil
 		}, fastWorker(2)) // Prefetch 0: automatic
 		deadline := time.Now().Add(20 * time.Second)
