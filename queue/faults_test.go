@@ -160,7 +160,9 @@ func TestWorker_ConsumerKilled_NothingLost(t *testing.T) {
 				for _, r := range got {
 					ids = append(ids, r.ID)
 				}
-				time.Sleep(5 * time.Millisecond)
+				// Spread production over ~3 s: batched consumers drain fast, and
+				// the kills must land while messages flow.
+				time.Sleep(60 * time.Millisecond)
 			}
 			produced <- nil
 		}()
