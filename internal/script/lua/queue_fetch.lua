@@ -22,12 +22,6 @@
 -- was 0 or the ready list was not drained), stale acks, messages left in
 -- the ready list, then 5 per delivered message: id, "max:payload",
 -- deliveries, token, last error}.
-local seq = redis.call('GET', KEYS[9])
-if seq and not tonumber(seq) then
-  -- tokens must only be unique among deliveries in flight, which came from
-  -- the old counter: microseconds of the server clock are far above it
-  redis.call('SET', KEYS[9], string.format('%.0f', now * 1000))
-end
 local stale = 0
 local nacks = tonumber(ARGV[7])
 if nacks > 0 then
@@ -82,11 +76,9 @@ end
 local out = {moved, -1, stale, 0}
 local want = tonumber(ARGV[1])
 if want > 0 then
-  -- The front of the queue is the list's tail: LRANGE gives the next
-  -- messages last first. Take them in order while the byte budget lasts.
-  local head = redis.call('LRANGE', KEYS[1], -want, -1)
-  local ids = {}
-  for i = #head, 1, -1 do ids[#ids+1] = head[i] end
+  -- The front of the queue is the list's tail: RPOP gives the next
+  -- messages in order. Take them while the byte budget lasts.
+  local ids = redis.call('RPOP', KEYS[1], want) or {}
   local ps = hmget(KEYS[5], ids)
   local budget = tonumber(ARGV[6])
   local taken, bytes, live = 0, 0, {}
@@ -99,7 +91,12 @@ if want > 0 then
     end
     taken = i
   end
-  if taken > 0 then redis.call('LTRIM', KEYS[1], 0, -taken - 1) end
+  if taken < #ids then
+    -- past the budget: back to the front, the first of them last pushed
+    local back = {}
+    for i = #ids, taken + 1, -1 do back[#back+1] = ids[i] end
+    bulk('RPUSH', KEYS[1], back)
+  end
   local good = {}
   if #live > 0 then
     local lids = {}
@@ -116,7 +113,14 @@ if want > 0 then
     end
   end
   if #good > 0 then
-    local last = redis.call('INCRBY', KEYS[9], #good)
+    local last = redis.pcall('INCRBY', KEYS[9], #good)
+    if type(last) == 'table' then
+      -- A corrupt token counter. Tokens must only be unique among
+      -- deliveries in flight, which came from the old counter:
+      -- microseconds of the server clock are far above it.
+      redis.call('SET', KEYS[9], string.format('%.0f', now * 1000))
+      last = redis.call('INCRBY', KEYS[9], #good)
+    end
     local first = last - #good
     local gids, counts, tokens, deadlines = {}, {}, {}, {}
     local deadline = now + tonumber(ARGV[2])
