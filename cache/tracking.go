@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/aside-go/aside/internal/backoff"
 	"github.com/aside-go/aside/internal/keys"
@@ -209,6 +210,11 @@ func (t *tracker) node(ctx context.Context, base *redis.Options, ctr *counters, 
 	opt.MaxIdleConns = 0
 	opt.ClientName = "aside-track-" + lease.Token()
 	opt.OnConnect = nil
+	// Our own config, not a pointer shared with the user's client: its
+	// connections write the shared one's Mode while NewClient copies it
+	// (a data race). Maintenance notifications need RESP3; these
+	// connections speak RESP2.
+	opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	opt.ContextTimeoutEnabled = true
 	rc := redis.NewClient(&opt)
 	defer rc.Close()
