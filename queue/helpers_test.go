@@ -2,6 +2,7 @@ package queue_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"sync"
 	"testing"
@@ -110,4 +111,14 @@ func (r *recorder) len() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return len(r.seen)
+}
+
+// enqueueN enqueues n messages with payloads "m0", "m1", ...
+func enqueueN(tb testing.TB, q *queue.Queue, n int) {
+	tb.Helper()
+	for i := range n {
+		if _, err := q.Enqueue(context.Background(), fmt.Appendf(nil, "m%d", i)); err != nil {
+			tb.Fatal(err)
+		}
+	}
 }

@@ -184,16 +184,24 @@ func (q *Queue) Ack(ctx context.Context, m *Message) error {
 // ackBatch acks many deliveries in one script call and reports which were
 // current.
 func (q *Queue) ackBatch(ctx context.Context, ms []*Message) ([]bool, error) {
-	args := make([]any, 0, 2*len(ms))
+	return q.perDelivery(ctx, "ack", script.QueueAck, q.k.ack, nil, ms)
+}
+
+// perDelivery runs s with head and then the ID and token of each of ms as
+// arguments; the script answers 1 (current delivery, done) or 0 (stale)
+// per delivery, in order.
+func (q *Queue) perDelivery(ctx context.Context, op string, s *script.Script, keys []string, head []any, ms []*Message) ([]bool, error) {
+	args := make([]any, 0, len(head)+2*len(ms))
+	args = append(args, head...)
 	for _, m := range ms {
 		args = append(args, m.ID, m.Token)
 	}
-	res, err := script.QueueAck.Run(ctx, q.rdb, q.k.ack, args...).Slice()
+	res, err := s.Run(ctx, q.rdb, keys, args...).Slice()
 	if err != nil {
-		return nil, fmt.Errorf("queue: ack: %w", err)
+		return nil, fmt.Errorf("queue: %s: %w", op, err)
 	}
 	if len(res) != len(ms) {
-		return nil, fmt.Errorf("queue: ack: %d replies for %d messages", len(res), len(ms))
+		return nil, fmt.Errorf("queue: %s: %d replies for %d messages", op, len(res), len(ms))
 	}
 	out := make([]bool, len(res))
 	for i, r := range res {
@@ -237,22 +245,7 @@ func (q *Queue) Nack(ctx context.Context, m *Message, cause error, retryAfter ti
 // front of the ready list, in order, and takes back their delivery counts.
 // It reports which were current.
 func (q *Queue) releaseBatch(ctx context.Context, ms []*Message) ([]bool, error) {
-	args := make([]any, 0, 2*len(ms))
-	for _, m := range ms {
-		args = append(args, m.ID, m.Token)
-	}
-	res, err := script.QueueRelease.Run(ctx, q.rdb, q.k.release, args...).Slice()
-	if err != nil {
-		return nil, fmt.Errorf("queue: release: %w", err)
-	}
-	if len(res) != len(ms) {
-		return nil, fmt.Errorf("queue: release: %d replies for %d messages", len(res), len(ms))
-	}
-	out := make([]bool, len(res))
-	for i, r := range res {
-		out[i] = toInt(r) == 1
-	}
-	return out, nil
+	return q.perDelivery(ctx, "release", script.QueueRelease, q.k.release, nil, ms)
 }
 
 // Extend moves the visibility deadline of a running delivery to visibility
@@ -270,23 +263,7 @@ func (q *Queue) Extend(ctx context.Context, m *Message, visibility time.Duration
 }
 
 func (q *Queue) extendBatch(ctx context.Context, ms []*Message, visibility time.Duration) ([]bool, error) {
-	args := make([]any, 1, 1+2*len(ms))
-	args[0] = visibility.Milliseconds()
-	for _, m := range ms {
-		args = append(args, m.ID, m.Token)
-	}
-	res, err := script.QueueExtend.Run(ctx, q.rdb, q.k.extend, args...).Slice()
-	if err != nil {
-		return nil, fmt.Errorf("queue: extend: %w", err)
-	}
-	if len(res) != len(ms) {
-		return nil, fmt.Errorf("queue: extend: %d replies for %d messages", len(res), len(ms))
-	}
-	out := make([]bool, len(res))
-	for i, r := range res {
-		out[i] = toInt(r) == 1
-	}
-	return out, nil
+	return q.perDelivery(ctx, "extend", script.QueueExtend, q.k.extend, []any{visibility.Milliseconds()}, ms)
 }
 
 // storedValue is how a message is kept in the payload hash: its max

@@ -351,11 +351,7 @@ func TestWorker_Prefetch_HoldsAndReleasesAtShutdown(t *testing.T) {
 	redistest.EachTopology(t, func(t *testing.T, tp *redistest.Topology) {
 		ctx := t.Context()
 		q := newQueue(t, tp.Client(t), nil)
-		for i := range 6 {
-			if _, err := q.Enqueue(ctx, fmt.Appendf(nil, "m%d", i)); err != nil {
-				t.Fatal(err)
-			}
-		}
+		enqueueN(t, q, 6)
 		started := make(chan *queue.Message, 10)
 		unblock := make(chan struct{})
 		opt := fastWorker(1)
@@ -417,14 +413,9 @@ func TestWorker_Prefetch_HoldsAndReleasesAtShutdown(t *testing.T) {
 // none expires and none is delivered twice.
 func TestWorker_Prefetch_HeartbeatKeepsWaitingDeliveries(t *testing.T) {
 	redistest.EachTopology(t, func(t *testing.T, tp *redistest.Topology) {
-		ctx := t.Context()
 		q := newQueue(t, tp.Client(t), nil)
 		const n = 8
-		for i := range n {
-			if _, err := q.Enqueue(ctx, fmt.Appendf(nil, "m%d", i)); err != nil {
-				t.Fatal(err)
-			}
-		}
+		enqueueN(t, q, n)
 		var mu sync.Mutex
 		var deliveries []int
 		record := func(m *queue.Message) {
@@ -471,13 +462,8 @@ func TestWorker_Prefetch_HeartbeatKeepsWaitingDeliveries(t *testing.T) {
 // than a round trip the worker holds nothing beyond its running handlers.
 func TestWorker_AutoPrefetch_LongHandlersHoldNothingExtra(t *testing.T) {
 	redistest.EachTopology(t, func(t *testing.T, tp *redistest.Topology) {
-		ctx := t.Context()
 		q := newQueue(t, tp.Client(t), nil)
-		for i := range 6 {
-			if _, err := q.Enqueue(ctx, fmt.Appendf(nil, "m%d", i)); err != nil {
-				t.Fatal(err)
-			}
-		}
+		enqueueN(t, q, 6)
 		var running atomic.Int64
 		var worst atomic.Int64
 		consume(t, q, func(ctx context.Context, m *queue.Message) error {
