@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -283,6 +284,11 @@ func (w *Worker) fetchLoop() {
 		idle = r.left == 0
 		if idle {
 			wait = w.waitTime(r.next)
+			if len(r.msgs) > 0 {
+				// Let the runners start what was just handed to them
+				// before this goroutine builds and sends its wait.
+				runtime.Gosched()
+			}
 		}
 	}
 }
