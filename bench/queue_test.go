@@ -52,6 +52,16 @@ package bench
 //     10ms poll would cap it at 200*H msgs/s, below what its fetch loop
 //     does). Its batch consumer is not used: every system here runs one
 //     handler call per message.
+//   - bare-streams: not a library but a ceiling: the least work a Redis
+//     queue that acknowledges can do per message, written directly on
+//     go-redis. Producers send XADD (EnqueueMany-style rows: pipelines of
+//     100 XADDs); one reader takes up to 100 entries per XREADGROUP (BLOCK
+//     100ms) and hands them to H handler goroutines; one acker sends
+//     XACK+XDEL for up to 1000 finished entries per pipeline. No
+//     visibility timeout, redelivery, delays, deduplication, dead letters,
+//     stale-ack protection or metrics. Every queue here does more per
+//     message than this row, so its msgs/s is what the floor ratio of a
+//     full queue can at best reach on this machine.
 //
 // Every system gets its own go-redis client with PoolSize H+P+20, above
 // its blocking readers plus producers: watermill keeps one connection per
@@ -145,6 +155,7 @@ var queueSystems = []queueImpl{
 	{"asynq-10ms", setupQueueAsynq(queuePoll)},
 	{"watermill", setupQueueWatermill},
 	{"rmq", setupQueueRmq},
+	{"bare-streams", setupQueueBareStreams},
 }
 
 func BenchmarkQueueThroughput(b *testing.B) {
@@ -528,6 +539,97 @@ func setupQueueWatermill(b *testing.B, env queueEnv) queueSystem {
 			_ = pub.Close()
 			wg.Wait()
 			_ = env.ctl.Del(context.Background(), topic).Err()
+		},
+	}
+}
+
+// setupQueueBareStreams is the bare-streams ceiling (see the file comment).
+func setupQueueBareStreams(b *testing.B, env queueEnv) queueSystem {
+	const group = "g"
+	stream := env.name + ":bare"
+	rdb := env.rdb
+	bg := context.Background()
+	if err := rdb.XGroupCreateMkStream(bg, stream, group, "$").Err(); err != nil {
+		b.Fatal(err)
+	}
+	stop := make(chan struct{})
+	jobs := make(chan string, env.handlers)
+	acks := make(chan string, 1000)
+	var readers, handlers sync.WaitGroup
+	readers.Go(func() {
+		defer close(jobs)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			res, err := rdb.XReadGroup(bg, &redis.XReadGroupArgs{Group: group, Consumer: "c",
+				Streams: []string{stream, ">"}, Count: 100, Block: 100 * time.Millisecond}).Result()
+			if err != nil {
+				continue // redis.Nil: the block timed out
+			}
+			for _, m := range res[0].Messages {
+				jobs <- m.ID
+			}
+		}
+	})
+	for range env.handlers {
+		handlers.Go(func() {
+			for id := range jobs {
+				env.handled()
+				acks <- id
+			}
+		})
+	}
+	readers.Go(func() {
+		batch := make([]string, 0, 1000)
+		for id := range acks {
+			batch = append(batch[:0], id)
+		more:
+			for len(batch) < cap(batch) {
+				select {
+				case id, ok := <-acks:
+					if !ok {
+						break more
+					}
+					batch = append(batch, id)
+				default:
+					break more
+				}
+			}
+			p := rdb.Pipeline()
+			p.XAck(bg, stream, group, batch...)
+			p.XDel(bg, stream, batch...)
+			if _, err := p.Exec(bg); err != nil {
+				b.Error(err)
+			}
+		}
+	})
+	xadd := func(p redis.Cmdable, ctx context.Context, payload []byte) *redis.StringCmd {
+		return p.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: []any{"p", payload}})
+	}
+	return queueSystem{
+		enqueue: func(ctx context.Context, p []byte) error { return xadd(rdb, ctx, p).Err() },
+		enqueueMany: func(ctx context.Context, ps [][]byte) error {
+			_, err := rdb.Pipelined(ctx, func(pp redis.Pipeliner) error {
+				for _, p := range ps {
+					xadd(pp, ctx, p)
+				}
+				return nil
+			})
+			return err
+		},
+		drained: func(ctx context.Context) bool {
+			n, err := env.ctl.XLen(ctx, stream).Result()
+			return err == nil && n == 0
+		},
+		stop: func() {
+			close(stop)
+			handlers.Wait()
+			close(acks)
+			readers.Wait()
+			_ = env.ctl.Del(bg, stream).Err()
 		},
 	}
 }
