@@ -33,6 +33,7 @@ type Cache[V any] struct {
 	rdb     redis.UniversalClient
 	opt     Options[V]
 	codec   Codec[V]
+	dec     entryDecoder[V] // decodes with codec
 	cluster bool
 
 	downUntil atomic.Int64 // monoNow until which Redis is left alone after a failure
@@ -73,6 +74,7 @@ func New[V any](rdb redis.UniversalClient, opt *Options[V]) (*Cache[V], error) {
 	c := &Cache[V]{rdb: rdb, opt: o, codec: o.Codec, refreshing: map[string]struct{}{},
 		reads: newReadTable[V](),
 		sem:   semaphore.NewWeighted(int64(o.MaxFailOpenLoads))}
+	c.dec = newEntryDecoder(o.Codec)
 	_, c.cluster = rdb.(*redis.ClusterClient)
 	if o.Local != nil {
 		c.local = newLocal[V](o.Local.Size, o.Local.TTL, o.Jitter)
@@ -213,7 +215,7 @@ func (c *Cache[V]) read(ctx context.Context, key string, l Loader[V]) readOutcom
 	var bad string // corrupt bytes to overwrite
 	switch {
 	case err == nil:
-		e, v, derr := decodeEntry(c.codec, s)
+		e, v, derr := c.dec.decode(s)
 		if derr != nil {
 			c.ctr.corrupt.Add(1)
 			bad = s

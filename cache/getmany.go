@@ -52,20 +52,17 @@ func (c *Cache[V]) GetMany(ctx context.Context, keyList []string) ([]Result[V], 
 		return out, nil
 	}
 	epoch := c.epoch.Load()
-	var rkeys []string
-	if len(pending) == len(keyList) {
-		rkeys = keys.Bases(c.opt.Prefix, keyList)
-	} else {
-		ks := make([]string, len(pending))
+	ks := keyList
+	if len(pending) < len(keyList) {
+		ks = make([]string, len(pending))
 		for j, i := range pending {
 			ks[j] = keyList[i]
 		}
-		rkeys = keys.Bases(c.opt.Prefix, ks)
 	}
 	var vals []any
 	err := errBackingOff
 	if !c.redisDown() {
-		vals, err = c.mget(ctx, rkeys)
+		vals, err = c.mget(ctx, ks)
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -88,7 +85,7 @@ func (c *Cache[V]) GetMany(ctx context.Context, keyList []string) ([]Result[V], 
 			misses = append(misses, i)
 			continue
 		}
-		e, v, derr := decodeEntry(c.codec, s)
+		e, v, derr := c.dec.decode(s)
 		if derr != nil {
 			c.ctr.corrupt.Add(1)
 			if bad == nil {
@@ -122,22 +119,27 @@ func (c *Cache[V]) GetMany(ctx context.Context, keyList []string) ([]Result[V], 
 	return out, c.loadBatch(ctx, keyList, misses, bad, out)
 }
 
-// mget reads rkeys with one MGET per hash slot, all in one pipeline.
-func (c *Cache[V]) mget(ctx context.Context, rkeys []string) ([]any, error) {
+// mget reads the entries of the user keys ks with one MGET per hash slot,
+// all in one pipeline.
+func (c *Cache[V]) mget(ctx context.Context, ks []string) ([]any, error) {
 	octx, cancel := c.opCtx(ctx)
 	defer cancel()
 	if !c.cluster {
-		return c.rdb.MGet(octx, rkeys...).Result()
+		args := keys.AppendBaseArgs(append(make([]any, 0, 1+len(ks)), "mget"), c.opt.Prefix, ks)
+		cmd := redis.NewSliceCmd(octx, args...)
+		_ = c.rdb.Process(octx, cmd)
+		return cmd.Result()
 	}
+	rkeys := keys.Bases(c.opt.Prefix, ks)
 	groups := keys.GroupBySlot(rkeys)
 	cmds := make([]*redis.SliceCmd, len(groups))
 	_, err := c.rdb.Pipelined(octx, func(p redis.Pipeliner) error {
 		for g, idx := range groups {
-			ks := make([]string, len(idx))
+			part := make([]string, len(idx))
 			for j, i := range idx {
-				ks[j] = rkeys[i]
+				part[j] = rkeys[i]
 			}
-			cmds[g] = p.MGet(octx, ks...)
+			cmds[g] = p.MGet(octx, part...)
 		}
 		return nil
 	})

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unsafe"
 )
 
 // Sep ends the prefix inside a base key.
@@ -56,20 +57,7 @@ func Base(prefix, key string) string {
 // Bases returns Base(prefix, k) for every k of ks, in order, built in one
 // allocation: the keys are substrings of one string.
 func Bases(prefix string, ks []string) []string {
-	n := 0
-	for _, k := range ks {
-		n += len(prefix) + len(k) + 3
-	}
-	var b strings.Builder
-	b.Grow(n)
-	for _, k := range ks {
-		b.WriteByte('{')
-		b.WriteString(prefix)
-		b.WriteByte(Sep)
-		b.WriteString(k)
-		b.WriteByte('}')
-	}
-	all := b.String()
+	all := joinBases(prefix, ks)
 	out := make([]string, len(ks))
 	off := 0
 	for i, k := range ks {
@@ -78,6 +66,37 @@ func Bases(prefix string, ks []string) []string {
 		off += l
 	}
 	return out
+}
+
+// AppendBaseArgs appends Base(prefix, k) for every k of ks to args, as
+// command arguments: a multi-key command (MGET) built without the []string
+// that [Bases] returns. The keys share one allocation as in Bases.
+func AppendBaseArgs(args []any, prefix string, ks []string) []any {
+	all := joinBases(prefix, ks)
+	off := 0
+	for _, k := range ks {
+		l := len(prefix) + len(k) + 3
+		args = append(args, all[off:off+l])
+		off += l
+	}
+	return args
+}
+
+// joinBases returns the concatenation of Base(prefix, k) for every k.
+func joinBases(prefix string, ks []string) string {
+	n := 0
+	for _, k := range ks {
+		n += len(prefix) + len(k) + 3
+	}
+	b := make([]byte, 0, n)
+	for _, k := range ks {
+		b = append(b, '{')
+		b = append(b, prefix...)
+		b = append(b, Sep)
+		b = append(b, k...)
+		b = append(b, '}')
+	}
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
 // Split undoes [Base]: it returns the prefix and key of base, and false if

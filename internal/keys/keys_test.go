@@ -122,3 +122,28 @@ func TestGroupBySlot(t *testing.T) {
 		t.Errorf("GroupBySlot (-want +got):\n%s", diff)
 	}
 }
+
+// Bases and AppendBaseArgs build, in one allocation, the keys Base builds
+// one at a time, hostile keys included.
+func TestBases_SameAsBase(t *testing.T) {
+	ks := []string{"42", "", "a|b:c}", "{x}", "é"}
+	var want []string
+	for _, k := range ks {
+		want = append(want, keys.Base("p", k))
+	}
+	if got := keys.Bases("p", ks); !cmp.Equal(got, want) {
+		t.Errorf("Bases = %q, want %q", got, want)
+	}
+	args := keys.AppendBaseArgs([]any{"mget"}, "p", ks)
+	if len(args) != 1+len(ks) || args[0] != "mget" {
+		t.Fatalf("AppendBaseArgs = %q", args)
+	}
+	for i, a := range args[1:] {
+		if a != want[i] {
+			t.Errorf("AppendBaseArgs[%d] = %q, want %q", i+1, a, want[i])
+		}
+	}
+	if got := keys.Bases("p", nil); len(got) != 0 {
+		t.Errorf("Bases of nothing = %q", got)
+	}
+}
