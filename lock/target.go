@@ -37,7 +37,7 @@ func (c *Client) lockTarget(name string) *target {
 	base := keys.Base(c.prefix, name)
 	fence := keys.Sub(base, "fence")
 	t := &target{name: name}
-	t.keys = [3]string{base, base + ":wake", fence}
+	t.keys = [3]string{base, keys.Sub(base, "wake"), fence}
 	t.obtainKeys = t.keys[:3]
 	t.mainKeys = t.keys[:1]
 	t.wakeKeys = t.keys[:2]
