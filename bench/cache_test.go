@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/aside-go/aside/cache"
+	"github.com/aside-go/aside/internal/redistest"
 	"github.com/dtm-labs/rockscache"
 	gocache "github.com/go-redis/cache/v9"
 	jetcache "github.com/mgtv-tech/jetcache-go"
@@ -138,7 +139,7 @@ type hitLib struct {
 	name  string
 	keys  []string
 	loads *atomic.Int64
-	cmds  *cmdCounter
+	cmds  *redistest.Commands
 	get   func(ctx context.Context, key string) (cacheVal, error)
 }
 
@@ -164,7 +165,7 @@ func runCacheHit(b *testing.B, l hitLib) {
 	ctx := context.Background()
 	var c0 int64
 	if l.cmds != nil {
-		c0 = l.cmds.n.Load()
+		c0 = l.cmds.Load()
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -179,36 +180,19 @@ func runCacheHit(b *testing.B, l hitLib) {
 		b.Fatalf("loader ran %d times on warm keys", n)
 	}
 	if l.cmds != nil {
-		b.ReportMetric(float64(l.cmds.n.Load()-c0)/float64(b.N), "redis/op")
-	}
-}
-
-// cmdCounter is a go-redis hook counting the commands a client sends.
-type cmdCounter struct{ n atomic.Int64 }
-
-func (c *cmdCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (c *cmdCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		c.n.Add(1)
-		return next(ctx, cmd)
-	}
-}
-func (c *cmdCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		c.n.Add(int64(len(cmds)))
-		return next(ctx, cmds)
+		b.ReportMetric(float64(l.cmds.Load()-c0)/float64(b.N), "redis/op")
 	}
 }
 
 // hitClient returns a fresh client; for an L1 benchmark (counted) it has
-// a cmdCounter hook, Redis-tier benchmarks get a client without hooks,
+// a redistest.Commands hook, Redis-tier benchmarks get a client without hooks,
 // like the floors.
-func hitClient(b *testing.B, counted bool) (*redis.Client, *cmdCounter) {
+func hitClient(b *testing.B, counted bool) (*redis.Client, *redistest.Commands) {
 	rdb := client(b)
 	if !counted {
 		return rdb, nil
 	}
-	cc := &cmdCounter{}
+	cc := &redistest.Commands{}
 	rdb.AddHook(cc)
 	return rdb, cc
 }
@@ -606,7 +590,7 @@ func BenchmarkCacheL1HitInterleaved_All(b *testing.B) {
 	for n, l := range libs {
 		l.warm(b)
 		if l.cmds != nil {
-			c0[n] = l.cmds.n.Load()
+			c0[n] = l.cmds.Load()
 		}
 	}
 	ctx := context.Background()
@@ -632,8 +616,8 @@ func BenchmarkCacheL1HitInterleaved_All(b *testing.B) {
 		if got := l.loads.Load(); got != 0 {
 			b.Fatalf("%s: loader ran %d times on warm keys", l.name, got)
 		}
-		if l.cmds != nil && l.cmds.n.Load() != c0[n] {
-			b.Fatalf("%s: %d Redis commands during L1 reads", l.name, l.cmds.n.Load()-c0[n])
+		if l.cmds != nil && l.cmds.Load() != c0[n] {
+			b.Fatalf("%s: %d Redis commands during L1 reads", l.name, l.cmds.Load()-c0[n])
 		}
 		med[l.name] = float64(durPercentile(times[n], 50))
 		b.ReportMetric(med[l.name], l.name+"-ns")

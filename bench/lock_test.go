@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aside-go/aside/internal/redistest"
 	"github.com/aside-go/aside/lock"
 	"github.com/bsm/redislock"
 	"github.com/go-redsync/redsync/v4"
@@ -58,10 +59,10 @@ func eachWaiters(b *testing.B, f func(b *testing.B, waiters int)) {
 
 // countedClient is a client whose commands are counted, with a pool large
 // enough that 100 pollers do not queue for connections.
-func countedClient(b *testing.B) (*redis.Client, *cmdCounter) {
+func countedClient(b *testing.B) (*redis.Client, *redistest.Commands) {
 	rdb := redis.NewClient(&redis.Options{Addr: client(b).Options().Addr, PoolSize: 128})
 	b.Cleanup(func() { rdb.Close() })
-	cc := &cmdCounter{}
+	cc := &redistest.Commands{}
 	rdb.AddHook(cc)
 	return rdb, cc
 }
@@ -197,7 +198,7 @@ func BenchmarkLockHandoff_Redsync(b *testing.B) {
 // benchHandoff runs waiters+1 goroutines that each loop: obtain, record
 // the time since the previous holder began releasing, release, wait until
 // the next holder has the lock. b.N hand-offs in all.
-func benchHandoff(b *testing.B, waiters int, cc *cmdCounter, obtain func(ctx context.Context) (release func(context.Context) error, err error)) {
+func benchHandoff(b *testing.B, waiters int, cc *redistest.Commands, obtain func(ctx context.Context) (release func(context.Context) error, err error)) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var (
@@ -209,7 +210,7 @@ func benchHandoff(b *testing.B, waiters int, cc *cmdCounter, obtain func(ctx con
 		wg           sync.WaitGroup
 	)
 	b.ResetTimer()
-	cmds0 := cc.n.Load()
+	cmds0 := cc.Load()
 	for range waiters + 1 {
 		wg.Go(func() {
 			for {
@@ -257,7 +258,7 @@ func benchHandoff(b *testing.B, waiters int, cc *cmdCounter, obtain func(ctx con
 	}
 	wg.Wait()
 	b.StopTimer()
-	b.ReportMetric(float64(cc.n.Load()-cmds0)/float64(b.N), "cmds/op")
+	b.ReportMetric(float64(cc.Load()-cmds0)/float64(b.N), "cmds/op")
 	if len(lat) == 0 {
 		return
 	}

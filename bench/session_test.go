@@ -56,7 +56,7 @@ func (c countingConn) Send(cmd string, args ...any) error {
 // runSessionRequests logs a visitor in through login, then sends b.N
 // requests with its cookie through h. cmds counts the commands its
 // library's client sends.
-func runSessionRequests(b *testing.B, cmds *atomic.Int64, h http.Handler, cookieName string) {
+func runSessionRequests(b *testing.B, cmds interface{ Load() int64 }, h http.Handler, cookieName string) {
 	login := httptest.NewRequest(http.MethodPost, "http://bench.example/login", nil)
 	lw := httptest.NewRecorder()
 	h.ServeHTTP(lw, login)
@@ -129,7 +129,7 @@ func asideSessionHandler(b *testing.B, rdb *redis.Client, bindUser bool) (http.H
 // BenchmarkSession_Aside: values only, no user bound (as the peers).
 func BenchmarkSession_Aside(b *testing.B) {
 	rdb, cc := countedClient(b)
-	cmds := &cc.n
+	cmds := cc
 	h, name := asideSessionHandler(b, rdb, false)
 	runSessionRequests(b, cmds, h, name)
 }
@@ -138,7 +138,7 @@ func BenchmarkSession_Aside(b *testing.B) {
 // the user's revocation generation (what RevokeUser costs per request).
 func BenchmarkSession_AsideUser(b *testing.B) {
 	rdb, cc := countedClient(b)
-	cmds := &cc.n
+	cmds := cc
 	h, name := asideSessionHandler(b, rdb, true)
 	runSessionRequests(b, cmds, h, name)
 }
@@ -181,7 +181,7 @@ func BenchmarkSession_SCS(b *testing.B) {
 // set up as its README shows (NewRedisStore, KeyPrefix, Options).
 func BenchmarkSession_Gorilla(b *testing.B) {
 	rdb, cc := countedClient(b)
-	cmds := &cc.n
+	cmds := cc
 	store, err := gorillaredis.NewRedisStore(context.Background(), rdb)
 	if err != nil {
 		b.Fatal(err)
@@ -225,7 +225,7 @@ func BenchmarkSession_Gorilla(b *testing.B) {
 // value, with no HTTP handling at all.
 func BenchmarkSession_RedisGETSET(b *testing.B) {
 	rdb, cc := countedClient(b)
-	cmds := &cc.n
+	cmds := cc
 	ctx := context.Background()
 	key := prefix(b) + ":s"
 	val := "user-42|" + sessionCart + "|views=0"

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/aside-go/aside/internal/redistest"
-	"github.com/redis/go-redis/v9"
 )
 
 // TestCache_Get_RedisKilledPolicyHolds kills a private Redis mid-run: fail
@@ -141,25 +140,6 @@ func TestCache_Get_RedisPausedOpTimeout(t *testing.T) {
 	}
 }
 
-// opCounter is a go-redis hook counting the commands a client tries.
-type opCounter struct{ n atomic.Int64 }
-
-func (*opCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (o *opCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		o.n.Add(1)
-		return next(ctx, cmd)
-	}
-}
-
-func (o *opCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		o.n.Add(int64(len(cmds)))
-		return next(ctx, cmds)
-	}
-}
-
 // TestCache_Get_RedisDownBackoff: with Redis refusing connections, a Get
 // is bounded by OpTimeout (a real timeout: go-redis' dial retries and
 // retry backoffs stop at it), and after one failure Redis is left alone
@@ -172,7 +152,7 @@ func TestCache_Get_RedisDownBackoff(t *testing.T) {
 			rdb := s.Client(t)
 			c := newTestCache(t, rdb, &Options[user]{Loader: newCountingLoader(0, "k"), FailPolicy: policy,
 				OpTimeout: 200 * time.Millisecond, Backoff: time.Minute})
-			ops := &opCounter{}
+			ops := &redistest.Commands{}
 			rdb.AddHook(ops)
 			s.Kill()
 			for i := range 20 {
@@ -191,7 +171,7 @@ func TestCache_Get_RedisDownBackoff(t *testing.T) {
 					t.Fatalf("Get %d err = %v; want ErrUnavailable", i, err)
 				}
 			}
-			if n := ops.n.Load(); n > 2 {
+			if n := ops.Load(); n > 2 {
 				t.Errorf("20 Gets sent %d commands to a dead Redis, want at most 2 (one failure, then Backoff)", n)
 			}
 		})

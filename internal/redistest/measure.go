@@ -13,6 +13,34 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
+// Commands is a go-redis hook that counts the commands a client sends (or
+// tries to: a command that fails to reach Redis counts too): a pipeline or
+// transaction counts as its length. Add it with AddHook; it is safe for
+// concurrent use.
+type Commands struct{ n atomic.Int64 }
+
+// Load returns the commands counted so far.
+func (c *Commands) Load() int64 { return c.n.Load() }
+
+// DialHook passes dials through.
+func (c *Commands) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+// ProcessHook counts one command.
+func (c *Commands) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		c.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+// ProcessPipelineHook counts every command of the pipeline.
+func (c *Commands) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		c.n.Add(int64(len(cmds)))
+		return next(ctx, cmds)
+	}
+}
+
 // RoundTrips is a go-redis hook that counts round trips to Redis: one per
 // command sent alone (a blocking command counts one however long it
 // blocks), one per pipeline or transaction whatever its length. Add it
