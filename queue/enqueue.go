@@ -29,7 +29,7 @@ type Item struct {
 // reply, Enqueue returns ctx's error and the message may or may not be
 // stored, as with any Redis write that times out.
 func (q *Queue) Enqueue(ctx context.Context, payload []byte, opts ...EnqueueOption) (string, error) {
-	args, err := q.itemArgs(Item{Payload: payload, Options: opts})
+	args, err := q.appendItemArgs(make([]any, 0, argsPerItem), Item{Payload: payload, Options: opts})
 	if err != nil {
 		return "", err
 	}
@@ -78,11 +78,10 @@ func (q *Queue) EnqueueMany(ctx context.Context, items []Item) ([]EnqueueResult,
 	}
 	all := make([]any, 0, argsPerItem*len(items))
 	for _, it := range items {
-		a, err := q.itemArgs(it)
-		if err != nil {
+		var err error
+		if all, err = q.appendItemArgs(all, it); err != nil {
 			return nil, err
 		}
-		all = append(all, a...)
 	}
 	ctx, cancel := q.opCtx(ctx)
 	defer cancel()
@@ -155,8 +154,9 @@ func (q *Queue) enqueueResults(out []EnqueueResult, n int, r enqueueReply) []Enq
 // argsPerItem is how many enqueue script arguments one message takes.
 const argsPerItem = 5
 
-// itemArgs returns the enqueue script arguments of one message.
-func (q *Queue) itemArgs(it Item) ([]any, error) {
+// appendItemArgs appends the enqueue script arguments of one message to
+// args.
+func (q *Queue) appendItemArgs(args []any, it Item) ([]any, error) {
 	var c enqueueConfig
 	for _, o := range it.Options {
 		o(&c)
@@ -181,7 +181,7 @@ func (q *Queue) itemArgs(it Item) ([]any, error) {
 		maxD = q.opt.MaxDeliveries
 	}
 	maxD = max(maxD, 0)
-	return []any{c.id, given, storedValue(maxD, it.Payload), delayMs, c.dedupeID}, nil
+	return append(args, c.id, given, storedValue(maxD, it.Payload), delayMs, c.dedupeID), nil
 }
 
 // enqueueCall is the enqueue script call for msgArgs (argsPerItem per

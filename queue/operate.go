@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -172,14 +173,16 @@ var idTimeEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
 // newID returns a new message ID.
 func newID(now time.Time) string {
-	var b [8]byte
-	ms := uint64(now.UnixMilli())
-	for i := 7; i >= 0; i-- {
-		b[i] = byte(ms)
-		ms >>= 8
-	}
-	// 48 bits of milliseconds (until the year 10889) in 10 characters.
-	return idTimeEncoding.EncodeToString(b[2:]) + rand.Text()[:16]
+	// 48 bits of milliseconds (until the year 10889) in 10 characters,
+	// then 80 random bits in 16, in the alphabet of rand.Text.
+	var t [8]byte
+	binary.BigEndian.PutUint64(t[:], uint64(now.UnixMilli()))
+	var r [10]byte
+	_, _ = rand.Read(r[:]) // never fails: see crypto/rand.Read
+	var id [26]byte
+	idTimeEncoding.Encode(id[:10], t[2:])
+	idTimeEncoding.Encode(id[10:], r[:])
+	return string(id[:])
 }
 
 // idTime returns the enqueue time in an ID made by newID, or the zero time
