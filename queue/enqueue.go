@@ -29,7 +29,7 @@ type Item struct {
 // reply, Enqueue returns ctx's error and the message may or may not be
 // stored, as with any Redis write that times out.
 func (q *Queue) Enqueue(ctx context.Context, payload []byte, opts ...EnqueueOption) (string, error) {
-	args, err := q.appendItemArgs(make([]any, 0, argsPerItem), Item{Payload: payload, Options: opts})
+	args, err := q.appendItemArgs(q.callArgs(1), Item{Payload: payload, Options: opts})
 	if err != nil {
 		return "", err
 	}
@@ -76,12 +76,18 @@ func (q *Queue) EnqueueMany(ctx context.Context, items []Item) ([]EnqueueResult,
 	if len(items) == 0 {
 		return nil, nil
 	}
-	all := make([]any, 0, argsPerItem*len(items))
-	for _, it := range items {
-		var err error
-		if all, err = q.appendItemArgs(all, it); err != nil {
-			return nil, err
+	// One script call per maxBatch items.
+	calls := make([]script.Call, 0, (len(items)+maxBatch-1)/maxBatch)
+	for start := 0; start < len(items); start += maxBatch {
+		end := min(start+maxBatch, len(items))
+		args := q.callArgs(end - start)
+		for _, it := range items[start:end] {
+			var err error
+			if args, err = q.appendItemArgs(args, it); err != nil {
+				return nil, err
+			}
 		}
+		calls = append(calls, q.enqueueCall(args))
 	}
 	ctx, cancel := q.opCtx(ctx)
 	defer cancel()
@@ -89,9 +95,8 @@ func (q *Queue) EnqueueMany(ctx context.Context, items []Item) ([]EnqueueResult,
 	if q.opt.WaitReplicas > 0 {
 		// WAIT must follow the writes on their connection: one call at a time.
 		var first error
-		for start := 0; start < len(items); start += maxBatch {
-			end := min(start+maxBatch, len(items))
-			out = q.enqueueResults(out, end-start, q.runEnqueueWait(ctx, all[argsPerItem*start:argsPerItem*end]))
+		for _, c := range calls {
+			out = q.enqueueResults(out, len(c.Args)/argsPerItem, q.runEnqueueWait(ctx, c.Args))
 		}
 		for _, r := range out {
 			if r.Err != nil && !errors.Is(r.Err, ErrDuplicate) && first == nil {
@@ -99,11 +104,6 @@ func (q *Queue) EnqueueMany(ctx context.Context, items []Item) ([]EnqueueResult,
 			}
 		}
 		return out, first
-	}
-	calls := make([]script.Call, 0, (len(items)+maxBatch-1)/maxBatch)
-	for start := 0; start < len(items); start += maxBatch {
-		end := min(start+maxBatch, len(items))
-		calls = append(calls, q.enqueueCall(all[argsPerItem*start:argsPerItem*end]))
 	}
 	cmds := script.RunAll(ctx, q.rdb, calls)
 	var first error
@@ -184,19 +184,22 @@ func (q *Queue) appendItemArgs(args []any, it Item) ([]any, error) {
 	return append(args, c.id, given, storedValue(maxD, it.Payload), delayMs, c.dedupeID), nil
 }
 
-// enqueueCall is the enqueue script call for msgArgs (argsPerItem per
-// message).
-func (q *Queue) enqueueCall(msgArgs []any) script.Call {
-	args := make([]any, 0, 1+len(msgArgs))
-	args = append(args, q.opt.DedupeWindow.Milliseconds())
-	args = append(args, msgArgs...)
+// callArgs returns the arguments of an enqueue script call before its n
+// messages' (argsPerItem each) are appended: the dedupe window.
+func (q *Queue) callArgs(n int) []any {
+	return append(make([]any, 0, 1+argsPerItem*n), q.opt.DedupeWindow.Milliseconds())
+}
+
+// enqueueCall is the enqueue script call for args: callArgs, then
+// argsPerItem per message.
+func (q *Queue) enqueueCall(args []any) script.Call {
 	return script.Call{Script: script.QueueEnqueue, Keys: q.k.enqueue, Args: args}
 }
 
 // runEnqueueWait runs one enqueue script call followed, when WaitReplicas
 // asks for it, by WAIT on the same connection.
-func (q *Queue) runEnqueueWait(ctx context.Context, msgArgs []any) enqueueReply {
-	c := q.enqueueCall(msgArgs)
+func (q *Queue) runEnqueueWait(ctx context.Context, args []any) enqueueReply {
+	c := q.enqueueCall(args)
 	cmd, werr := c.Script.RunWait(ctx, q.rdb, q.opt.WaitReplicas, q.opt.WaitTimeout, c.Keys, c.Args...)
 	return enqueueReply{cmd: cmd, werr: werr}
 }
@@ -217,7 +220,7 @@ type combiner struct {
 
 type enqReq struct {
 	ctx  context.Context
-	args []any
+	args []any       // a whole call's arguments: callArgs and one message's
 	done chan enqRes // capacity 1
 }
 
@@ -330,9 +333,9 @@ func (c *combiner) send(batch []*enqReq) {
 	if len(live) == 0 {
 		return
 	}
-	args := make([]any, 0, argsPerItem*len(live))
+	args := c.q.callArgs(len(live))
 	for _, r := range live {
-		args = append(args, r.args...)
+		args = append(args, r.args[1:]...) // each its own call's arguments
 	}
 	c.mu.Lock()
 	c.sending++
