@@ -13,61 +13,56 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
+// counter is what Commands and RoundTrips share: a count, dials passed
+// through (a connection's handshake goes through ProcessHook, and counts
+// there), and one per command sent alone (a blocking command counts one
+// however long it blocks). They differ in what a pipeline counts.
+type counter struct{ n atomic.Int64 }
+
+// Load returns the count so far.
+func (c *counter) Load() int64 { return c.n.Load() }
+
+// DialHook passes dials through.
+func (c *counter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+// ProcessHook counts one command.
+func (c *counter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		c.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (c *counter) pipelineHook(next redis.ProcessPipelineHook, each bool) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if each {
+			c.n.Add(int64(len(cmds)))
+		} else {
+			c.n.Add(1)
+		}
+		return next(ctx, cmds)
+	}
+}
+
 // Commands is a go-redis hook that counts the commands a client sends (or
 // tries to: a command that fails to reach Redis counts too): a pipeline or
 // transaction counts as its length. Add it with AddHook; it is safe for
 // concurrent use.
-type Commands struct{ n atomic.Int64 }
-
-// Load returns the commands counted so far.
-func (c *Commands) Load() int64 { return c.n.Load() }
-
-// DialHook passes dials through.
-func (c *Commands) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-// ProcessHook counts one command.
-func (c *Commands) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		c.n.Add(1)
-		return next(ctx, cmd)
-	}
-}
+type Commands struct{ counter }
 
 // ProcessPipelineHook counts every command of the pipeline.
 func (c *Commands) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		c.n.Add(int64(len(cmds)))
-		return next(ctx, cmds)
-	}
+	return c.pipelineHook(next, true)
 }
 
 // RoundTrips is a go-redis hook that counts round trips to Redis: one per
-// command sent alone (a blocking command counts one however long it
-// blocks), one per pipeline or transaction whatever its length. Add it
-// with AddHook; it is safe for concurrent use.
-type RoundTrips struct{ n atomic.Int64 }
-
-// Load returns the round trips counted so far.
-func (c *RoundTrips) Load() int64 { return c.n.Load() }
-
-// DialHook passes dials through: a connection's handshake is counted by
-// ProcessHook, as go-redis sends it through hooks.
-func (c *RoundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-// ProcessHook counts one command.
-func (c *RoundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		c.n.Add(1)
-		return next(ctx, cmd)
-	}
-}
+// command sent alone, one per pipeline or transaction whatever its length.
+// Add it with AddHook; it is safe for concurrent use.
+type RoundTrips struct{ counter }
 
 // ProcessPipelineHook counts one pipeline.
 func (c *RoundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		c.n.Add(1)
-		return next(ctx, cmds)
-	}
+	return c.pipelineHook(next, false)
 }
 
 // ServerCPU returns the CPU time the main thread of rdb's server used so
