@@ -96,7 +96,7 @@ func joinBases(prefix string, ks []string) string {
 		b = append(b, k...)
 		b = append(b, '}')
 	}
-	return unsafe.String(unsafe.SliceData(b), len(b))
+	return unsafe.String(unsafe.SliceData(b), len(b)) // b is not written again: as strings.Builder does
 }
 
 // Split undoes [Base]: it returns the prefix and key of base, and false if
