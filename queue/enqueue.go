@@ -335,7 +335,7 @@ func (c *combiner) send(batch []*enqReq) {
 	}
 	args := c.q.callArgs(len(live))
 	for _, r := range live {
-		args = append(args, r.args[1:]...) // each its own call's arguments
+		args = append(args, r.args[1:]...) // the message, without its own dedupe window
 	}
 	c.mu.Lock()
 	c.sending++
