@@ -118,6 +118,35 @@ func TestCache_Get_CorruptEntryReloaded(t *testing.T) {
 					t.Errorf("entry after reload = %q (%v), want it overwritten", raw, err)
 				}
 			})
+			// GetMany reloads and overwrites the same bytes. It reads
+			// an empty value as a missing key (its MGET reply has no
+			// other way to say missing), so only that one is not
+			// counted as corrupt.
+			t.Run(tt.name+"/GetMany", func(t *testing.T) {
+				l := newCountingLoader(0, "k", "j")
+				c := newTestCache(t, rdb, &Options[user]{Loader: l})
+				if err := rdb.Set(ctx, c.Key("k"), tt.raw, time.Minute).Err(); err != nil {
+					t.Fatal(err)
+				}
+				rs, err := c.GetMany(ctx, []string{"j", "k"})
+				if err != nil || !rs[1].Found || rs[1].Value.ID != "k" {
+					t.Fatalf("GetMany = %+v, %v; want the loaded value", rs, err)
+				}
+				want := int64(1)
+				if tt.raw == "" {
+					want = 0
+				}
+				if n := c.Stats().Corrupt; n != want {
+					t.Errorf("Corrupt = %d, want %d", n, want)
+				}
+				raw, err := rdb.Get(ctx, c.Key("k")).Result()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, v, err := decodeEntry(c.codec, raw); err != nil || v.ID != "k" {
+					t.Errorf("entry after reload = %q (%v), want it overwritten", raw, err)
+				}
+			})
 		}
 	})
 }

@@ -29,37 +29,45 @@ type Result[V any] struct {
 // error of Redis (under FailClosed) or of the loader fails the whole call.
 func (c *Cache[V]) GetMany(ctx context.Context, keyList []string) ([]Result[V], error) {
 	out := make([]Result[V], len(keyList))
-	pending := make([]int, 0, len(keyList))
-	for i, k := range keyList {
-		if c.local != nil {
-			if e, ok := c.local.get(k); ok {
-				if e.neg {
-					c.ctr.negativeHits.Add(1)
-				} else {
-					c.ctr.localHits.Add(1)
-					out[i] = Result[V]{Value: e.val, Found: true}
+	// pending: the indexes left for Redis to answer; nil for all of them
+	// (no L1 and no local filter answers first).
+	var pending []int
+	if c.local != nil || (c.bloom != nil && !c.bloom.opt.Shared) {
+		pending = make([]int, 0, len(keyList))
+		for i, k := range keyList {
+			if c.local != nil {
+				if e, ok := c.local.get(k); ok {
+					if e.neg {
+						c.ctr.negativeHits.Add(1)
+					} else {
+						c.ctr.localHits.Add(1)
+						out[i] = Result[V]{Value: e.val, Found: true}
+					}
+					continue
 				}
+			}
+			if c.bloom != nil && !c.bloom.opt.Shared && !c.bloom.test(ctx, k, &c.ctr) {
+				c.ctr.bloomRejects.Add(1)
 				continue
 			}
+			pending = append(pending, i)
 		}
-		if c.bloom != nil && !c.bloom.opt.Shared && !c.bloom.test(ctx, k, &c.ctr) {
-			c.ctr.bloomRejects.Add(1)
-			continue
+		if len(pending) == 0 {
+			return out, nil
 		}
-		pending = append(pending, i)
 	}
-	if len(pending) == 0 {
+	if len(keyList) == 0 {
 		return out, nil
 	}
 	epoch := c.epoch.Load()
 	ks := keyList
-	if len(pending) < len(keyList) {
+	if pending != nil && len(pending) < len(keyList) {
 		ks = make([]string, len(pending))
 		for j, i := range pending {
 			ks[j] = keyList[i]
 		}
 	}
-	var vals []any
+	var vals []string // "" for a missing key: no entry is empty (it has a header)
 	err := errBackingOff
 	if !c.redisDown() {
 		vals, err = c.mget(ctx, ks)
@@ -74,14 +82,23 @@ func (c *Cache[V]) GetMany(ctx context.Context, keyList []string) ([]Result[V], 
 		if c.opt.FailPolicy == FailClosed {
 			return nil, errors.Join(ErrUnavailable, err)
 		}
+		if pending == nil {
+			pending = make([]int, len(keyList))
+			for i := range pending {
+				pending[i] = i
+			}
+		}
 		return out, c.loadEach(ctx, keyList, pending, nil, out)
 	}
 	var misses []int
 	var bad map[int]string // corrupt entries, to overwrite; rare
 	var hits int64         // redisHits, added once: 100 atomic adds contend
-	for j, i := range pending {
-		s, ok := vals[j].(string)
-		if !ok {
+	for j, s := range vals {
+		i := j
+		if pending != nil {
+			i = pending[j]
+		}
+		if s == "" {
 			misses = append(misses, i)
 			continue
 		}
@@ -120,33 +137,36 @@ func (c *Cache[V]) GetMany(ctx context.Context, keyList []string) ([]Result[V], 
 }
 
 // mget reads the entries of the user keys ks with one MGET per hash slot,
-// all in one pipeline.
-func (c *Cache[V]) mget(ctx context.Context, ks []string) ([]any, error) {
+// all in one pipeline. A missing key reads as "" (a StringSliceCmd: its
+// reply needs no interface value per key, as a SliceCmd's does).
+func (c *Cache[V]) mget(ctx context.Context, ks []string) ([]string, error) {
 	octx, cancel := c.opCtx(ctx)
 	defer cancel()
 	if !c.cluster {
 		args := keys.AppendBaseArgs(append(make([]any, 0, 1+len(ks)), "mget"), c.opt.Prefix, ks)
-		cmd := redis.NewSliceCmd(octx, args...)
+		cmd := redis.NewStringSliceCmd(octx, args...)
 		_ = c.rdb.Process(octx, cmd)
 		return cmd.Result()
 	}
 	rkeys := keys.Bases(c.opt.Prefix, ks)
 	groups := keys.GroupBySlot(rkeys)
-	cmds := make([]*redis.SliceCmd, len(groups))
+	cmds := make([]*redis.StringSliceCmd, len(groups))
 	_, err := c.rdb.Pipelined(octx, func(p redis.Pipeliner) error {
 		for g, idx := range groups {
-			part := make([]string, len(idx))
-			for j, i := range idx {
-				part[j] = rkeys[i]
+			args := make([]any, 1, 1+len(idx))
+			args[0] = "mget"
+			for _, i := range idx {
+				args = append(args, rkeys[i])
 			}
-			cmds[g] = p.MGet(octx, part...)
+			cmds[g] = redis.NewStringSliceCmd(octx, args...)
+			_ = p.Process(octx, cmds[g])
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	vals := make([]any, len(rkeys))
+	vals := make([]string, len(rkeys))
 	for g, idx := range groups {
 		for j, i := range idx {
 			vals[i] = cmds[g].Val()[j]

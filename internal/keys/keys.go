@@ -70,16 +70,37 @@ func Bases(prefix string, ks []string) []string {
 
 // AppendBaseArgs appends Base(prefix, k) for every k of ks to args, as
 // command arguments: a multi-key command (MGET) built without the []string
-// that [Bases] returns. The keys share one allocation as in Bases.
+// that [Bases] returns. The keys share one allocation as in Bases, and
+// their string headers a second one: the arguments are ordinary string
+// interface values, without the heap copy of its header that converting
+// each string to any makes (100 keys: 2 allocations instead of 101).
 func AppendBaseArgs(args []any, prefix string, ks []string) []any {
 	all := joinBases(prefix, ks)
+	hdrs := make([]string, len(ks))
 	off := 0
-	for _, k := range ks {
+	for i, k := range ks {
 		l := len(prefix) + len(k) + 3
-		args = append(args, all[off:off+l])
+		hdrs[i] = all[off : off+l]
 		off += l
+		args = append(args, stringArg(&hdrs[i]))
 	}
 	return args
+}
+
+// stringType is the type word of an interface value holding a string.
+var stringType = func() unsafe.Pointer {
+	var a any = ""
+	return (*[2]unsafe.Pointer)(unsafe.Pointer(&a))[0]
+}()
+
+// stringArg returns any(*p) without the copy of the string header that
+// the conversion allocates: the interface value points at *p, which the
+// caller never writes again.
+func stringArg(p *string) any {
+	var a any
+	e := (*[2]unsafe.Pointer)(unsafe.Pointer(&a))
+	e[0], e[1] = stringType, unsafe.Pointer(p)
+	return a
 }
 
 // joinBases returns the concatenation of Base(prefix, k) for every k.

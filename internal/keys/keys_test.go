@@ -3,7 +3,14 @@ package keys_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"reflect"
+	"runtime"
+	"strconv"
 	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/aside-go/aside/internal/keys"
 	"github.com/aside-go/aside/internal/redistest"
@@ -145,5 +152,45 @@ func TestBases_SameAsBase(t *testing.T) {
 	}
 	if got := keys.Bases("p", nil); len(got) != 0 {
 		t.Errorf("Bases of nothing = %q", got)
+	}
+}
+
+// AppendBaseArgs hands out string arguments without a heap copy per key:
+// they must still be ordinary strings to go-redis (written to Redis, hashed
+// to a slot, printed) after a garbage collection, and the allocations stay
+// a fixed few whatever the number of keys.
+func TestAppendBaseArgs_RealStrings(t *testing.T) {
+	ctx := context.Background()
+	c := redistest.Standalone.Client(t)
+	prefix := redistest.Prefix(t)
+	ks := make([]string, 100)
+	for i := range ks {
+		ks[i] = "k" + strconv.Itoa(i)
+		if err := c.Set(ctx, keys.Base(prefix, ks[i]), "v"+ks[i], time.Minute).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	args := keys.AppendBaseArgs([]any{"mget"}, prefix, ks)
+	runtime.GC()
+	for i, a := range args[1:] {
+		s, ok := a.(string)
+		if !ok || s != keys.Base(prefix, ks[i]) || fmt.Sprint(a) != s || reflect.TypeOf(a).Kind() != reflect.String {
+			t.Fatalf("AppendBaseArgs[%d] = %#v (%T), want the string %q", i+1, a, a, keys.Base(prefix, ks[i]))
+		}
+	}
+	cmd := redis.NewStringSliceCmd(ctx, args...)
+	if err := c.Process(ctx, cmd); err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range cmd.Val() {
+		if v != "v"+ks[i] {
+			t.Fatalf("MGET[%d] = %q, want %q", i, v, "v"+ks[i])
+		}
+	}
+	allocs := testing.AllocsPerRun(20, func() {
+		args = keys.AppendBaseArgs(args[:1], prefix, ks)
+	})
+	if allocs > 2 {
+		t.Errorf("AppendBaseArgs of %d keys: %.0f allocations, want 2 (key bytes, string headers)", len(ks), allocs)
 	}
 }
