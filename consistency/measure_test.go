@@ -24,6 +24,7 @@ func TestStaleness_Modes(t *testing.T) {
 	type run struct {
 		scenario staleness.Scenario
 		l1       time.Duration
+		tracked  bool // L1 kept right by Redis' tracking messages
 		window   time.Duration
 		tp       *redistest.Topology
 	}
@@ -33,27 +34,33 @@ func TestStaleness_Modes(t *testing.T) {
 		{scenario: staleness.DoubleDelete},
 		{scenario: staleness.Strong, window: strongWindow},
 		{scenario: staleness.Strong, l1: 500 * time.Millisecond, window: 500*time.Millisecond + strongWindow},
+		// A tracked L1 drops an entry when Redis reports its key changed:
+		// the window is the strong mode's, not the L1 TTL.
+		{scenario: staleness.Strong, l1: 500 * time.Millisecond, tracked: true, window: strongWindow},
 	}
 	for i := range runs {
 		runs[i].tp = redistest.Standalone
 	}
 	for _, tp := range redistest.Topologies() {
 		if tp.IsCluster() {
-			// The strong mode's scripts on a 3-master Cluster.
-			runs = append(runs, run{scenario: staleness.Strong, window: strongWindow, tp: tp})
+			// The strong mode's scripts on a 3-master Cluster, and its
+			// tracked L1 (tracking per node).
+			runs = append(runs, run{scenario: staleness.Strong, window: strongWindow, tp: tp},
+				run{scenario: staleness.Strong, l1: 500 * time.Millisecond, tracked: true, window: strongWindow, tp: tp})
 		}
 	}
 	var results []staleness.Result
 	for _, r := range runs {
 		res, err := staleness.Run(context.Background(), staleness.Config{
-			DB:       pool,
-			Clients:  []redis.UniversalClient{r.tp.Client(t), r.tp.Client(t)},
-			Prefix:   redistest.Prefix(t),
-			Scenario: r.scenario,
-			L1TTL:    r.l1,
-			Window:   r.window,
-			Label:    map[bool]string{true: "Cluster"}[r.tp.IsCluster()],
-			Duration: 2 * time.Second,
+			DB:         pool,
+			Clients:    []redis.UniversalClient{r.tp.Client(t), r.tp.Client(t)},
+			Prefix:     redistest.Prefix(t),
+			Scenario:   r.scenario,
+			L1TTL:      r.l1,
+			L1Tracking: r.tracked,
+			Window:     r.window,
+			Label:      map[bool]string{true: "Cluster"}[r.tp.IsCluster()],
+			Duration:   2 * time.Second,
 		})
 		if err != nil {
 			t.Fatalf("%v on %s: %v", r.scenario, r.tp.Name, err)
@@ -64,10 +71,10 @@ func TestStaleness_Modes(t *testing.T) {
 		}
 		if r.scenario == staleness.Strong {
 			if res.StaleEntries != 0 {
-				t.Errorf("strong mode (L1 %v) left %d stale entries, want 0", r.l1, res.StaleEntries)
+				t.Errorf("strong mode (L1 %v, tracked %v) left %d stale entries, want 0", r.l1, r.tracked, res.StaleEntries)
 			}
 			if res.BeyondWindow != 0 {
-				t.Errorf("strong mode (L1 %v): %d stale reads beyond its window %v (max age %v)", r.l1, res.BeyondWindow, res.Window, res.MaxStaleAge)
+				t.Errorf("strong mode (L1 %v, tracked %v): %d stale reads beyond its window %v (max age %v)", r.l1, r.tracked, res.BeyondWindow, res.Window, res.MaxStaleAge)
 			}
 		}
 	}
