@@ -518,9 +518,10 @@ func (c *Cache[V]) track() bool {
 // timeout: go-redis applies its deadline to the socket (with
 // ContextTimeoutEnabled), and its end stops go-redis' own dial retries and
 // retry backoffs, so a Redis that refuses connections costs OpTimeout, not
-// the sum of every retry.
+// the sum of every retry. A caller's deadline that comes sooner already
+// does all that: then ctx is used as it is (no timer, no allocation).
 func (c *Cache[V]) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	if c.opt.OpTimeout < 0 {
+	if c.opt.OpTimeout < 0 || c.callerBound(ctx) {
 		return ctx, noCancel
 	}
 	return context.WithTimeout(ctx, c.opt.OpTimeout)

@@ -177,3 +177,35 @@ func TestCache_Get_RedisDownBackoff(t *testing.T) {
 		})
 	}
 }
+
+// opCtx bounds an operation by OpTimeout unless the caller's deadline
+// comes sooner: then it hands back the caller's context itself.
+func TestCache_opCtx_CallerDeadline(t *testing.T) {
+	c := newTestCache(t, redistest.Standalone.Client(t), &Options[string]{OpTimeout: time.Second})
+	for _, tt := range []struct {
+		name     string
+		caller   time.Duration // 0: no deadline
+		wantSame bool
+	}{
+		{"no deadline", 0, false},
+		{"later deadline", time.Minute, false},
+		{"sooner deadline", 100 * time.Millisecond, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			if tt.caller > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tt.caller)
+				defer cancel()
+			}
+			got, cancel := c.opCtx(ctx)
+			defer cancel()
+			if same := got == ctx; same != tt.wantSame {
+				t.Errorf("opCtx handed back the caller's context: %v, want %v", same, tt.wantSame)
+			}
+			if dl, ok := got.Deadline(); !ok || time.Until(dl) > time.Second {
+				t.Errorf("deadline in %v (set %v), want within OpTimeout (1s)", time.Until(dl), ok)
+			}
+		})
+	}
+}
