@@ -156,7 +156,7 @@ func (c *Cache[V]) mget(ctx context.Context, ks []string) ([]string, error) {
 			args := make([]any, 1, 1+len(idx))
 			args[0] = "mget"
 			for _, i := range idx {
-				args = append(args, rkeys[i])
+				args = append(args, keys.StringArg(&rkeys[i]))
 			}
 			cmds[g] = redis.NewStringSliceCmd(octx, args...)
 			_ = p.Process(octx, cmds[g])

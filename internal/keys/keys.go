@@ -76,7 +76,7 @@ func Bases(prefix string, ks []string) []string {
 func AppendBaseArgs(args []any, prefix string, ks []string) []any {
 	bases := Bases(prefix, ks)
 	for i := range bases {
-		args = append(args, stringArg(&bases[i]))
+		args = append(args, StringArg(&bases[i]))
 	}
 	return args
 }
@@ -87,10 +87,11 @@ var stringType = func() unsafe.Pointer {
 	return (*[2]unsafe.Pointer)(unsafe.Pointer(&a))[0]
 }()
 
-// stringArg returns any(*p) without the copy of the string header that
-// the conversion allocates: the interface value points at *p, which the
-// caller never writes again.
-func stringArg(p *string) any {
+// StringArg returns any(*p) without the copy of the string header that
+// the conversion allocates: the interface value points at *p, so *p must
+// never be written again (as a command argument, it is read while the
+// command lives, by go-redis and by client hooks).
+func StringArg(p *string) any {
 	var a any
 	e := (*[2]unsafe.Pointer)(unsafe.Pointer(&a))
 	e[0], e[1] = stringType, unsafe.Pointer(p)
