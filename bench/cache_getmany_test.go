@@ -40,67 +40,49 @@ func getManySetup(b *testing.B) (*cache.Cache[string], []string, []string) {
 	return c, ks, rks
 }
 
-func benchGetManyAside(b *testing.B, parallel bool) {
-	c, ks, _ := getManySetup(b)
-	check := func(rs []cache.Result[string], err error) {
-		if err != nil || len(rs) != getManyKeys || !rs[0].Found || len(rs[getManyKeys-1].Value) != 100 {
-			b.Fatalf("GetMany: %v", err)
-		}
-	}
+// runGetMany runs call once per iteration: on one goroutine, or on 16
+// (8 per CPU on 2 CPUs) when parallel.
+func runGetMany(b *testing.B, parallel bool, call func()) {
 	b.ReportAllocs()
 	if !parallel {
 		for b.Loop() {
-			check(c.GetMany(context.Background(), ks))
+			call()
 		}
 		return
 	}
 	b.SetParallelism(8) // 16 goroutines on 2 CPUs
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			check(c.GetMany(context.Background(), ks))
+			call()
 		}
 	})
 }
 
-func benchGetManyMGET(b *testing.B, parallel bool) {
-	_, _, rks := getManySetup(b)
-	rdb := client(b)
-	check := func(vals []any, err error) {
-		if err != nil || len(vals) != getManyKeys {
-			b.Fatalf("MGET: %v", err)
-		}
-		for _, v := range vals {
-			if _, ok := v.(string); !ok {
-				b.Fatal("MGET: a miss")
-			}
-		}
-	}
-	b.ReportAllocs()
-	if !parallel {
-		for b.Loop() {
-			check(rdb.MGet(context.Background(), rks...).Result())
-		}
-		return
-	}
-	b.SetParallelism(8)
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			check(rdb.MGet(context.Background(), rks...).Result())
-		}
-	})
-}
-
-// benchGetManyMGETKeys is the MGET a hand-written cache-aside sends: it
-// builds its Redis keys ("{prefix|k}", as aside stores them) per call, by
-// string concatenation, where benchGetManyMGET is handed them ready-made.
-func benchGetManyMGETKeys(b *testing.B, parallel bool) {
+func benchGetManyAside(b *testing.B, parallel bool) {
 	c, ks, _ := getManySetup(b)
+	runGetMany(b, parallel, func() {
+		rs, err := c.GetMany(context.Background(), ks)
+		if err != nil || len(rs) != getManyKeys || !rs[0].Found || len(rs[getManyKeys-1].Value) != 100 {
+			b.Fatalf("GetMany: %v", err)
+		}
+	})
+}
+
+// benchGetManyMGET reads the same entries with one plain MGET. With
+// buildKeys it is the MGET a hand-written cache-aside sends: it builds its
+// Redis keys ("{prefix|k}", as aside stores them) per call by string
+// concatenation; without, it is handed them ready-made.
+func benchGetManyMGET(b *testing.B, parallel, buildKeys bool) {
+	c, ks, ready := getManySetup(b)
 	rdb := client(b)
 	pfx := c.Prefix()
-	mget := func() {
-		rks := make([]string, len(ks))
-		for i, k := range ks {
-			rks[i] = "{" + pfx + "|" + k + "}"
+	runGetMany(b, parallel, func() {
+		rks := ready
+		if buildKeys {
+			rks = make([]string, len(ks))
+			for i, k := range ks {
+				rks[i] = "{" + pfx + "|" + k + "}"
+			}
 		}
 		vals, err := rdb.MGet(context.Background(), rks...).Result()
 		if err != nil || len(vals) != getManyKeys {
@@ -111,28 +93,15 @@ func benchGetManyMGETKeys(b *testing.B, parallel bool) {
 				b.Fatal("MGET: a miss")
 			}
 		}
-	}
-	b.ReportAllocs()
-	if !parallel {
-		for b.Loop() {
-			mget()
-		}
-		return
-	}
-	b.SetParallelism(8)
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			mget()
-		}
 	})
 }
 
 func BenchmarkCacheGetMany_Aside(b *testing.B)              { benchGetManyAside(b, false) }
-func BenchmarkCacheGetMany_MGET(b *testing.B)               { benchGetManyMGET(b, false) }
-func BenchmarkCacheGetMany_MGETKeys(b *testing.B)           { benchGetManyMGETKeys(b, false) }
+func BenchmarkCacheGetMany_MGET(b *testing.B)               { benchGetManyMGET(b, false, false) }
+func BenchmarkCacheGetMany_MGETKeys(b *testing.B)           { benchGetManyMGET(b, false, true) }
 func BenchmarkCacheGetManyParallel16_Aside(b *testing.B)    { benchGetManyAside(b, true) }
-func BenchmarkCacheGetManyParallel16_MGET(b *testing.B)     { benchGetManyMGET(b, true) }
-func BenchmarkCacheGetManyParallel16_MGETKeys(b *testing.B) { benchGetManyMGETKeys(b, true) }
+func BenchmarkCacheGetManyParallel16_MGET(b *testing.B)     { benchGetManyMGET(b, true, false) }
+func BenchmarkCacheGetManyParallel16_MGETKeys(b *testing.B) { benchGetManyMGET(b, true, true) }
 
 // Get of one warm string value (1 KiB) with the default codec against a
 // plain GET of the same Redis key.
