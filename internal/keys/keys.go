@@ -90,7 +90,10 @@ var stringType = func() unsafe.Pointer {
 // StringArg returns any(*p) without the copy of the string header that
 // the conversion allocates: the interface value points at *p, so *p must
 // never be written again (as a command argument, it is read while the
-// command lives, by go-redis and by client hooks).
+// command lives, by go-redis and by client hooks). It relies on the
+// runtime's layout of an interface value (a type word, then a pointer to
+// the value), which TestAppendBaseArgs_RealStrings checks through
+// go-redis, fmt and reflect.
 func StringArg(p *string) any {
 	var a any
 	e := (*[2]unsafe.Pointer)(unsafe.Pointer(&a))
