@@ -5,6 +5,11 @@ package bench
 // the same MGET with its keys built per call, with 1 and 16 goroutines.
 // aside caches string values with its default codec (passthrough for
 // strings); the MGET reads the very same stored bytes.
+//
+// The keys are named as a service names them: prefix "user", keys "k0" to
+// "k99" (Redis keys "{user|k0}"...). GetMany builds its Redis keys per
+// call, so its cost over the ready-made-keys MGET grows with key length:
+// the LongPrefix pair repeats the 16-goroutine run with a 48-byte prefix.
 
 import (
 	"context"
@@ -17,12 +22,20 @@ import (
 
 const getManyKeys = 100
 
-// getManySetup fills a cache of 100 string values of 100 bytes and returns
-// it with the user keys and the Redis keys holding them.
-func getManySetup(b *testing.B) (*cache.Cache[string], []string, []string) {
+// shortPrefix is a prefix as a service picks one; longPrefix is 48 bytes.
+const (
+	shortPrefix = "user"
+	longPrefix  = "service-name:region-name:tenant:entity:version:2"
+)
+
+// getManySetup fills a cache of 100 string values of 100 bytes under pfx
+// and returns it with the user keys and the Redis keys holding them. The
+// benchmark server is private to bench/, and every benchmark that uses pfx
+// stores the same values under it.
+func getManySetup(b *testing.B, pfx string) (*cache.Cache[string], []string, []string) {
 	b.Helper()
 	val := strings.Repeat("v", 100)
-	c, err := cache.New(client(b), &cache.Options[string]{Prefix: prefix(b),
+	c, err := cache.New(client(b), &cache.Options[string]{Prefix: pfx,
 		Loader: cache.LoaderFunc[string](func(context.Context, string) (string, error) { return val, nil })})
 	if err != nil {
 		b.Fatal(err)
@@ -58,8 +71,8 @@ func runGetMany(b *testing.B, parallel bool, call func()) {
 	})
 }
 
-func benchGetManyAside(b *testing.B, parallel bool) {
-	c, ks, _ := getManySetup(b)
+func benchGetManyAside(b *testing.B, pfx string, parallel bool) {
+	c, ks, _ := getManySetup(b, pfx)
 	runGetMany(b, parallel, func() {
 		rs, err := c.GetMany(context.Background(), ks)
 		if err != nil || len(rs) != getManyKeys || !rs[0].Found || len(rs[getManyKeys-1].Value) != 100 {
@@ -72,10 +85,9 @@ func benchGetManyAside(b *testing.B, parallel bool) {
 // buildKeys it is the MGET a hand-written cache-aside sends: it builds its
 // Redis keys ("{prefix|k}", as aside stores them) per call by string
 // concatenation; without, it is handed them ready-made.
-func benchGetManyMGET(b *testing.B, parallel, buildKeys bool) {
-	c, ks, ready := getManySetup(b)
+func benchGetManyMGET(b *testing.B, pfx string, parallel, buildKeys bool) {
+	_, ks, ready := getManySetup(b, pfx)
 	rdb := client(b)
-	pfx := c.Prefix()
 	runGetMany(b, parallel, func() {
 		rks := ready
 		if buildKeys {
@@ -96,12 +108,24 @@ func benchGetManyMGET(b *testing.B, parallel, buildKeys bool) {
 	})
 }
 
-func BenchmarkCacheGetMany_Aside(b *testing.B)              { benchGetManyAside(b, false) }
-func BenchmarkCacheGetMany_MGET(b *testing.B)               { benchGetManyMGET(b, false, false) }
-func BenchmarkCacheGetMany_MGETKeys(b *testing.B)           { benchGetManyMGET(b, false, true) }
-func BenchmarkCacheGetManyParallel16_Aside(b *testing.B)    { benchGetManyAside(b, true) }
-func BenchmarkCacheGetManyParallel16_MGET(b *testing.B)     { benchGetManyMGET(b, true, false) }
-func BenchmarkCacheGetManyParallel16_MGETKeys(b *testing.B) { benchGetManyMGET(b, true, true) }
+func BenchmarkCacheGetMany_Aside(b *testing.B)    { benchGetManyAside(b, shortPrefix, false) }
+func BenchmarkCacheGetMany_MGET(b *testing.B)     { benchGetManyMGET(b, shortPrefix, false, false) }
+func BenchmarkCacheGetMany_MGETKeys(b *testing.B) { benchGetManyMGET(b, shortPrefix, false, true) }
+func BenchmarkCacheGetManyParallel16_Aside(b *testing.B) {
+	benchGetManyAside(b, shortPrefix, true)
+}
+func BenchmarkCacheGetManyParallel16_MGET(b *testing.B) {
+	benchGetManyMGET(b, shortPrefix, true, false)
+}
+func BenchmarkCacheGetManyParallel16_MGETKeys(b *testing.B) {
+	benchGetManyMGET(b, shortPrefix, true, true)
+}
+func BenchmarkCacheGetManyParallel16LongPrefix_Aside(b *testing.B) {
+	benchGetManyAside(b, longPrefix, true)
+}
+func BenchmarkCacheGetManyParallel16LongPrefix_MGET(b *testing.B) {
+	benchGetManyMGET(b, longPrefix, true, false)
+}
 
 // Get of one warm string value (1 KiB) with the default codec against a
 // plain GET of the same Redis key.
