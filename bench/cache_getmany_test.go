@@ -13,9 +13,14 @@ package bench
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/aside-go/aside/cache"
 )
@@ -55,40 +60,47 @@ func getManySetup(b *testing.B, pfx string) (*cache.Cache[string], []string, []s
 
 // runGetMany runs call once per iteration: on one goroutine, or on 16
 // (8 per CPU on 2 CPUs) when parallel.
-func runGetMany(b *testing.B, parallel bool, call func()) {
+func runGetMany(b *testing.B, parallel bool, call func() error) {
 	b.ReportAllocs()
 	if !parallel {
 		for b.Loop() {
-			call()
+			if err := call(); err != nil {
+				b.Fatal(err)
+			}
 		}
 		return
 	}
 	b.SetParallelism(8) // 16 goroutines on 2 CPUs
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			call()
+			if err := call(); err != nil {
+				b.Error(err)
+				return
+			}
 		}
 	})
 }
 
-func benchGetManyAside(b *testing.B, pfx string, parallel bool) {
+// getManyAside returns one GetMany of the 100 keys under pfx.
+func getManyAside(b *testing.B, pfx string) func() error {
 	c, ks, _ := getManySetup(b, pfx)
-	runGetMany(b, parallel, func() {
+	return func() error {
 		rs, err := c.GetMany(context.Background(), ks)
 		if err != nil || len(rs) != getManyKeys || !rs[0].Found || len(rs[getManyKeys-1].Value) != 100 {
-			b.Fatalf("GetMany: %v", err)
+			return fmt.Errorf("GetMany: %d results, %v", len(rs), err)
 		}
-	})
+		return nil
+	}
 }
 
-// benchGetManyMGET reads the same entries with one plain MGET. With
-// buildKeys it is the MGET a hand-written cache-aside sends: it builds its
-// Redis keys ("{prefix|k}", as aside stores them) per call by string
+// getManyMGET returns one plain MGET of the same entries. With buildKeys
+// it is the MGET a hand-written cache-aside sends: it builds its Redis
+// keys ("{prefix|k}", as aside stores them) per call by string
 // concatenation; without, it is handed them ready-made.
-func benchGetManyMGET(b *testing.B, pfx string, parallel, buildKeys bool) {
+func getManyMGET(b *testing.B, pfx string, buildKeys bool) func() error {
 	_, ks, ready := getManySetup(b, pfx)
 	rdb := client(b)
-	runGetMany(b, parallel, func() {
+	return func() error {
 		rks := ready
 		if buildKeys {
 			rks = make([]string, len(ks))
@@ -98,14 +110,23 @@ func benchGetManyMGET(b *testing.B, pfx string, parallel, buildKeys bool) {
 		}
 		vals, err := rdb.MGet(context.Background(), rks...).Result()
 		if err != nil || len(vals) != getManyKeys {
-			b.Fatalf("MGET: %v", err)
+			return fmt.Errorf("MGET: %d values, %v", len(vals), err)
 		}
 		for _, v := range vals {
 			if _, ok := v.(string); !ok {
-				b.Fatal("MGET: a miss")
+				return errors.New("MGET: a miss")
 			}
 		}
-	})
+		return nil
+	}
+}
+
+func benchGetManyAside(b *testing.B, pfx string, parallel bool) {
+	runGetMany(b, parallel, getManyAside(b, pfx))
+}
+
+func benchGetManyMGET(b *testing.B, pfx string, parallel, buildKeys bool) {
+	runGetMany(b, parallel, getManyMGET(b, pfx, buildKeys))
 }
 
 func BenchmarkCacheGetMany_Aside(b *testing.B)    { benchGetManyAside(b, shortPrefix, false) }
@@ -125,6 +146,77 @@ func BenchmarkCacheGetManyParallel16LongPrefix_Aside(b *testing.B) {
 }
 func BenchmarkCacheGetManyParallel16LongPrefix_MGET(b *testing.B) {
 	benchGetManyMGET(b, longPrefix, true, false)
+}
+
+// BenchmarkCacheGetManyInterleaved_All and BenchmarkCacheGetManyInterleaved16_All
+// run the GetMany readers above in turns, in blocks of calls (on one
+// goroutine, or on 16), in a rotating order, so a burst of load on the
+// machine hits all of them alike and each block of aside has an MGET
+// block beside it. They report each reader's median time per call over
+// the blocks (<name>-us) and the median of the per-round ratios
+// (aside/mget, aside/mgetkeys; the 16-goroutine one also with a 48-byte
+// prefix, aside/mget-long). ns/op is one round.
+func BenchmarkCacheGetManyInterleaved_All(b *testing.B) { runGetManyInterleaved(b, 1, 20) }
+
+func BenchmarkCacheGetManyInterleaved16_All(b *testing.B) { runGetManyInterleaved(b, 16, 50) }
+
+func runGetManyInterleaved(b *testing.B, goroutines, calls int) {
+	type reader struct {
+		name string
+		call func() error
+	}
+	readers := []reader{
+		{"Aside", getManyAside(b, shortPrefix)},
+		{"MGET", getManyMGET(b, shortPrefix, false)},
+		{"MGETKeys", getManyMGET(b, shortPrefix, true)},
+	}
+	ratios := [][3]string{{"aside/mget", "Aside", "MGET"}, {"aside/mgetkeys", "Aside", "MGETKeys"}}
+	if goroutines > 1 {
+		readers = append(readers,
+			reader{"AsideLong", getManyAside(b, longPrefix)},
+			reader{"MGETLong", getManyMGET(b, longPrefix, false)})
+		ratios = append(ratios, [3]string{"aside/mget-long", "AsideLong", "MGETLong"})
+	}
+	per := map[string][]float64{} // µs per call, one per block
+	block := func(r reader) {
+		var wg sync.WaitGroup
+		t0 := time.Now()
+		for range goroutines {
+			wg.Go(func() {
+				for range calls {
+					if err := r.call(); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		per[r.name] = append(per[r.name], float64(time.Since(t0).Microseconds())/float64(goroutines*calls))
+	}
+	round := 0
+	for b.Loop() {
+		for j := range readers {
+			block(readers[(round+j)%len(readers)])
+		}
+		round++
+	}
+	b.StopTimer()
+	med := func(xs []float64) float64 {
+		s := slices.Clone(xs)
+		slices.Sort(s)
+		return s[len(s)/2]
+	}
+	for _, r := range readers {
+		b.ReportMetric(med(per[r.name]), r.name+"-us")
+	}
+	for _, q := range ratios {
+		rs := make([]float64, round)
+		for i := range rs {
+			rs[i] = per[q[1]][i] / per[q[2]][i]
+		}
+		b.ReportMetric(med(rs), q[0])
+	}
 }
 
 // Get of one warm string value (1 KiB) with the default codec against a
@@ -163,4 +255,47 @@ func BenchmarkCacheGetString_GET(b *testing.B) {
 			b.Fatalf("GET: %d bytes, %v", len(v), err)
 		}
 	}
+}
+
+// BenchmarkCacheGetStringInterleaved_All alternates the two reads above op
+// by op (aside first on even rounds, GET first on odd ones) and reports
+// each one's median read time (<name>-us, from time.Now around each read,
+// the same clock overhead for both) and their ratio (aside/get). ns/op is
+// one round.
+func BenchmarkCacheGetStringInterleaved_All(b *testing.B) {
+	c, rk := getStringSetup(b)
+	rdb := client(b)
+	ctx := context.Background()
+	reads := []func() error{
+		func() error {
+			if v, err := c.Get(ctx, "k"); err != nil || len(v) != 1024 {
+				return fmt.Errorf("Get: %d bytes, %v", len(v), err)
+			}
+			return nil
+		},
+		func() error {
+			if v, err := rdb.Get(ctx, rk).Result(); err != nil || len(v) != 1024+20 {
+				return fmt.Errorf("GET: %d bytes, %v", len(v), err)
+			}
+			return nil
+		},
+	}
+	times := make([][]time.Duration, len(reads))
+	round := 0
+	for b.Loop() {
+		for j := range reads {
+			n := (round + j) % len(reads)
+			t0 := time.Now()
+			if err := reads[n](); err != nil {
+				b.Fatal(err)
+			}
+			times[n] = append(times[n], time.Since(t0))
+		}
+		round++
+	}
+	b.StopTimer()
+	aside, get := durPercentile(times[0], 50), durPercentile(times[1], 50)
+	b.ReportMetric(float64(aside)/1e3, "Aside-us")
+	b.ReportMetric(float64(get)/1e3, "GET-us")
+	b.ReportMetric(float64(aside)/float64(get), "aside/get")
 }
